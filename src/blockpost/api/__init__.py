@@ -1,0 +1,1 @@
+"""HTTP layer: routers translate requests into service calls and results into responses."""

@@ -1,0 +1,49 @@
+"""Login and logout: a password buys an HttpOnly session cookie."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from blockpost.api.deps import CallerDep, SessionDep, SettingsDep
+from blockpost.api.middleware import SESSION_COOKIE
+from blockpost.services import auth
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    auth: str = Field(min_length=1, max_length=254, description="username or email")
+    password: str = Field(min_length=1, max_length=1024)
+
+
+@router.post("/login", status_code=204, response_class=Response)
+async def login(
+    body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Checks the password and sets the session cookie used by `POST /api/user/tokens`."""
+    user = await auth.login(session, body.auth, body.password)
+    secret = await auth.start_web_session(session, user, settings.session_ttl_seconds)
+    response = Response(status_code=204)
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=settings.session_ttl_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout", status_code=204, response_class=Response)
+async def logout(request: Request, session: SessionDep, _caller: CallerDep) -> Response:
+    """Ends the browser session (API tokens are expired with DELETE /api/user/tokens/{id})."""
+    secret = request.cookies.get(SESSION_COOKIE)
+    if secret:
+        await auth.end_web_session(session, secret)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE)
+    return response

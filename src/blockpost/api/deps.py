@@ -1,0 +1,42 @@
+"""Dependencies every router shares: the request's session, the caller, the settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from blockpost.config import Settings
+from blockpost.services.principal import Principal
+
+# Documents the header in OpenAPI (Swagger's Authorize button); AuthMiddleware checks it.
+_token_header = APIKeyHeader(
+    name="Authorization",
+    scheme_name="api_token",
+    description="`Token <api token>` or `Bearer <api token>`",
+    auto_error=False,
+)
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.db.session() as session:
+        yield session
+
+
+def _caller(request: Request, _header: str | None = Security(_token_header)) -> Principal:
+    principal: Principal = request.state.principal
+    return principal
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+# scope="function": commit before the response is sent, so a 2xx always means stored.
+SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
+CallerDep = Annotated[Principal, Depends(_caller)]
+SettingsDep = Annotated[Settings, Depends(_settings)]

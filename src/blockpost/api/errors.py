@@ -1,0 +1,100 @@
+"""Maps every error to one JSON shape, `{"message": ...}`, with the right status code."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from blockpost.errors import (
+    BlockpostError,
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_OF: dict[type[BlockpostError], int] = {
+    InvalidInput: 400,
+    NotAuthenticated: 401,
+    PermissionDenied: 403,
+    NotFound: 404,
+    Conflict: 409,
+}
+AUTH_CHALLENGE = {"WWW-Authenticate": 'Token realm="blockpost"'}
+
+_REASONS = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known field",
+    "json_invalid": "is not valid JSON",
+}
+
+
+def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
+    headers = AUTH_CHALLENGE if status == 401 else None
+    return JSONResponse({"message": message, **extra}, status_code=status, headers=headers)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc[1:]] if loc and loc[0] in {"body", "query", "path"} else []
+    if not parts:
+        return "body" if loc and loc[0] == "body" else ".".join(str(p) for p in loc) or "request"
+    return ".".join(parts)
+
+
+def validation_message(errors: list[dict[str, Any]]) -> str:
+    described = []
+    for err in errors:
+        reason = _REASONS.get(err.get("type", ""), err.get("msg", "is invalid"))
+        if err.get("type") == "json_invalid":
+            reason = f"is not valid JSON ({err.get('ctx', {}).get('error', 'parse error')})"
+        described.append(f"{_field(tuple(err.get('loc', ())))}: {reason}")
+    return "; ".join(dict.fromkeys(described))
+
+
+async def _domain(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BlockpostError)
+    status = next((code for cls, code in STATUS_OF.items() if isinstance(exc, cls)), 400)
+    return error_response(status, exc.message)
+
+
+async def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(400, validation_message(list(exc.errors())))
+
+
+async def _http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    if exc.status_code == 404 and message == "Not Found":
+        message = "no such endpoint"
+    return JSONResponse(
+        {"message": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
+    )
+
+
+async def _integrity(_: Request, exc: Exception) -> JSONResponse:
+    # Services check for clashes first; this catches the race where two requests pass together.
+    log.info("integrity error mapped to 409: %s", exc)
+    return error_response(409, "conflicts with a resource created at the same time; retry")
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, "internal error; the server log has the details")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(BlockpostError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(Exception, _unexpected)

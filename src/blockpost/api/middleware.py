@@ -1,0 +1,163 @@
+"""ASGI middleware: authentication before anything reads the body, body size limit, form bodies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from blockpost.api.errors import error_response
+from blockpost.db.engine import Database
+from blockpost.errors import NotAuthenticated
+from blockpost.services import auth
+from blockpost.services.principal import Principal
+
+SESSION_COOKIE = "blockpost_session"
+PUBLIC_PATHS = frozenset({"/api/auth/login", "/healthz", "/openapi.json", "/swagger"})
+PUBLIC_PREFIXES = ("/swagger/",)
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+AUTH_SCHEMES = frozenset({"token", "bearer"})
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def _credentials(headers: Headers) -> tuple[str, str]:
+    """Returns ("token" | "session", secret) or raises NotAuthenticated."""
+    header = headers.get("authorization")
+    if header is not None:
+        scheme, _, secret = header.strip().partition(" ")
+        secret = secret.strip()
+        if scheme.lower() not in AUTH_SCHEMES or not secret or " " in secret:
+            raise NotAuthenticated(
+                "Authorization header must be 'Token <api token>' or 'Bearer <api token>'"
+            )
+        return "token", secret
+    for part in headers.get("cookie", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == SESSION_COOKIE and value:
+            return "session", value
+    raise NotAuthenticated(
+        "authentication required: send 'Authorization: Token <api token>' "
+        "or log in at /api/auth/login"
+    )
+
+
+class AuthMiddleware:
+    """Resolves the caller for every non-public path, so no route can forget to."""
+
+    def __init__(self, app: ASGIApp, db: Database) -> None:
+        self.app = app
+        self.db = db
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or is_public(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        try:
+            kind, secret = _credentials(Headers(scope=scope))
+            async with self.db.session() as session:
+                principal: Principal = await (
+                    auth.principal_for_token(session, secret)
+                    if kind == "token"
+                    else auth.principal_for_session(session, secret)
+                )
+        except NotAuthenticated as exc:
+            await error_response(401, exc.message)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+
+def _nest(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """`a.b=1&c[]=x&c[]=y` -> {"a": {"b": "1"}, "c": ["x", "y"]}; repeated keys make lists."""
+    out: dict[str, Any] = {}
+    for raw_key, value in pairs:
+        as_list = raw_key.endswith("[]")
+        *parents, leaf = raw_key.removesuffix("[]").split(".")
+        node = out
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        existing = node.get(leaf)
+        if isinstance(existing, list):
+            existing.append(value)
+        elif leaf in node:
+            node[leaf] = [existing, value]
+        else:
+            node[leaf] = [value] if as_list else value
+    return out
+
+
+def form_to_json(body: bytes) -> bytes:
+    text = body.decode("utf-8", "replace")
+    if text.lstrip().startswith(("{", "[")):
+        # `curl -d '{"a": 1}'` without a Content-Type header: the body is JSON after all.
+        return body
+    return json.dumps(_nest(parse_qsl(text, keep_blank_values=True))).encode()
+
+
+class BodyMiddleware:
+    """Refuses bodies over the limit with 413 and turns url-encoded forms into JSON."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(scope, receive, send)
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type == "application/x-www-form-urlencoded":
+            body = bytearray(form_to_json(bytes(body)))
+            scope = _with_headers(
+                scope,
+                {b"content-type": b"application/json", b"content-length": str(len(body)).encode()},
+            )
+        await self.app(scope, _replay(bytes(body), receive), send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(413, f"request body exceeds {self.max_bytes} bytes")
+        await response(scope, receive, send)
+
+
+def _with_headers(scope: Scope, replace: dict[bytes, bytes]) -> Scope:
+    kept = [(k, v) for k, v in scope["headers"] if k.lower() not in replace]
+    return {**scope, "headers": kept + list(replace.items())}
+
+
+def _replay(body: bytes, receive: Receive) -> Callable[[], Awaitable[Message]]:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

@@ -1,0 +1,52 @@
+"""create_app(settings): the FastAPI application with its middleware, routers and lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from blockpost import __version__
+from blockpost.api import auth, meta, projects, tokens, users
+from blockpost.api.errors import install_error_handlers
+from blockpost.api.middleware import AuthMiddleware, BodyMiddleware
+from blockpost.config import Settings
+from blockpost.db.engine import Database
+
+DESCRIPTION = """\
+A self-hosted CI/CD server that speaks the Semaphore 2.0 public API.
+
+Authenticate with `Authorization: Token <api token>` or `Authorization: Bearer <api token>`.
+Create a token with `POST /api/user/tokens` after `POST /api/auth/login`, or with
+`blockpost token create USER`. Request bodies are accepted as JSON or as form data
+(`curl -d key=value`; nested keys as `metadata.name=x`).
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    db = Database(settings.effective_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await db.dispose()
+
+    app = FastAPI(
+        title="blockpost",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    install_error_handlers(app)
+    # Starlette runs the last-added middleware first: authenticate, then read the body.
+    app.add_middleware(BodyMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AuthMiddleware, db=db)
+    for module in (meta, auth, users, tokens, projects):
+        app.include_router(module.router)
+    meta.mount_swagger_assets(app)
+    return app

@@ -1,0 +1,163 @@
+"""Command line: `blockpost serve | db … | user create|password | token create`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from blockpost import __version__
+from blockpost.config import Settings
+from blockpost.db import migrate
+from blockpost.db.engine import Database
+from blockpost.errors import BlockpostError
+from blockpost.security import new_password
+from blockpost.services import auth, users
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="blockpost", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"blockpost {__version__}")
+    parser.add_argument("--data-dir", type=Path, help="state directory (BLOCKPOST_DATA_DIR)")
+    parser.add_argument("--database-url", help="SQLAlchemy async URL (BLOCKPOST_DATABASE_URL)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the server")
+    serve.add_argument("--host", help="bind address (BLOCKPOST_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (BLOCKPOST_PORT, default 8000)")
+    serve.add_argument("--admin-password", help="admin password on first start")
+    serve.add_argument(
+        "--no-migrate",
+        dest="migrate_on_start",
+        action="store_false",
+        default=None,
+        help="do not run migrations on start",
+    )
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    upgrade = db.add_parser("upgrade", help="migrate to the newest schema (or REVISION)")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    downgrade = db.add_parser("downgrade", help="migrate back to REVISION ('base' empties)")
+    downgrade.add_argument("revision")
+    db.add_parser("current", help="print the schema revision")
+
+    user = commands.add_parser("user", help="users").add_subparsers(dest="user", required=True)
+    create = user.add_parser("create", help="create a user; prints a password if none given")
+    create.add_argument("name")
+    create.add_argument("--admin", action="store_true")
+    create.add_argument("--password")
+    create.add_argument("--email")
+    password = user.add_parser("password", help="set a user's password (asks, or --password)")
+    password.add_argument("name")
+    password.add_argument("--password")
+
+    token = commands.add_parser("token", help="API tokens").add_subparsers(
+        dest="token", required=True
+    )
+    token_create = token.add_parser("create", help="create an API token for USER and print it")
+    token_create.add_argument("name")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    keys = ("data_dir", "database_url", "host", "port", "admin_password", "migrate_on_start")
+    overrides: dict[str, Any] = {
+        key: getattr(args, key) for key in keys if getattr(args, key, None) is not None
+    }
+    return Settings(**overrides)
+
+
+def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[str]]) -> str:
+    async def run() -> str:
+        db = Database(settings.effective_database_url)
+        try:
+            await migrate.upgrade(db)
+            async with db.session() as session:
+                return await work(session)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+async def _user_named(session: AsyncSession, name: str) -> Any:
+    user = await users.find_user(session, name)
+    if user is None:
+        raise BlockpostError(f"no user named {name!r}")
+    return user
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> str:
+    if args.command == "serve":
+        from blockpost.serve import serve
+
+        serve(settings)
+        return ""
+    if args.command == "db":
+        return _db(args, settings)
+    if args.command == "user" and args.user == "create":
+        password = args.password or new_password()
+
+        async def create(session: AsyncSession) -> str:
+            user = await users.create_user(
+                session, args.name, password, email=args.email, admin=args.admin
+            )
+            shown = "" if args.password else f" with password {password}"
+            return f"created {'admin ' if user.admin else ''}user {user.username}{shown}"
+
+        return _with_session(settings, create)
+    if args.command == "user" and args.user == "password":
+        password = args.password or getpass.getpass(f"new password for {args.name}: ")
+
+        async def change(session: AsyncSession) -> str:
+            await users.set_password(session, await _user_named(session, args.name), password)
+            return f"password of {args.name} changed"
+
+        return _with_session(settings, change)
+
+    async def token(session: AsyncSession) -> str:
+        secret, _ = await auth.create_token(session, (await _user_named(session, args.name)).id)
+        return secret
+
+    return _with_session(settings, token)
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> str:
+    async def run() -> str:
+        db = Database(settings.effective_database_url)
+        try:
+            if args.db == "upgrade":
+                await migrate.upgrade(db, args.revision)
+            elif args.db == "downgrade":
+                await migrate.downgrade(db, args.revision)
+            return f"schema revision: {await migrate.current_revision(db) or 'empty'}"
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        settings.prepare_data_dir()
+        output = _run(args, settings)
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "settings"
+            print(f"blockpost: setting {field}: {err['msg']}", file=sys.stderr)
+        return 2
+    except BlockpostError as exc:
+        print(f"blockpost: {exc.message}", file=sys.stderr)
+        return 1
+    if output:
+        print(output)
+    return 0

@@ -1,0 +1,70 @@
+"""Server settings, read from BLOCKPOST_* environment variables and `serve` flags."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_KEY_FILE = "secret.key"
+SQLITE_FILE = "blockpost.db"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; every field maps to BLOCKPOST_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="BLOCKPOST_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".blockpost"), description="Where state lives.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default: SQLite file in the data dir."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    admin_password: str | None = Field(
+        default=None, description="Password of `admin` on first start; generated when unset."
+    )
+    secret_key: str | None = Field(
+        default=None, description="Key for encryption at rest; generated into the data dir."
+    )
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    session_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=60)
+    migrate_on_start: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                f"(got {value.split(':', 1)[0]!r})"
+            )
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / SQLITE_FILE).resolve()}"
+
+    def prepare_data_dir(self) -> None:
+        """Create the data dir and make sure a secret key exists (kept in the dir if generated)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.secret_key:
+            return
+        key_file = self.data_dir / SECRET_KEY_FILE
+        if not key_file.exists():
+            # O_EXCL so that two processes starting together never write different keys.
+            try:
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_urlsafe(32))
+        self.secret_key = key_file.read_text().strip()

@@ -1,0 +1,262 @@
+"""Projects: validation of names and repository URLs, visibility, ownership and members."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from blockpost.db.models import Project, ProjectMember, User
+from blockpost.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from blockpost.services.principal import Principal
+
+DEFAULT_PIPELINE_FILE = ".semaphore/semaphore.yml"
+DEFAULT_RUN_ON = ("branches", "tags")
+DEFAULT_INTEGRATION = "git"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+URL_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://.+")
+# git's own rule: a colon before the first slash makes `host:path` an scp-like address.
+SCP_LIKE_RE = re.compile(r"^(?:[^@/:\s]+@)?[^/:\s]+:.+")
+URL_MAX = 2048
+
+
+@dataclass
+class ProjectFields:
+    """What a create or update may set; None means "not given"."""
+
+    name: str | None = None
+    description: str | None = None
+    repository_url: str | None = None
+    pipeline_file: str | None = None
+    run_on: list[str] | None = None
+    visibility: str | None = None
+    integration_type: str | None = None
+    whitelist: dict[str, Any] | None = None
+    forked_pull_requests: dict[str, Any] | None = None
+    custom_permissions: bool | None = None
+    debug_permissions: list[str] | None = None
+    attach_permissions: list[str] | None = None
+    given: set[str] = field(default_factory=set, init=False)
+
+    def __post_init__(self) -> None:
+        self.given = {
+            f.name for f in fields(self) if f.name != "given" and getattr(self, f.name) is not None
+        }
+
+
+def check_name(name: str) -> None:
+    if not NAME_RE.match(name):
+        raise InvalidInput(
+            "metadata.name",
+            "must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    if _is_uuid(name):
+        raise InvalidInput("metadata.name", "must not look like a UUID (ids are UUIDs)")
+
+
+def check_repository_url(url: str) -> None:
+    where = "spec.repository.url"
+    if not url.strip():
+        raise InvalidInput(where, "is required")
+    if len(url) > URL_MAX:
+        raise InvalidInput(where, f"must be at most {URL_MAX} characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise InvalidInput(where, "must not contain control characters")
+    if url.startswith("-"):
+        raise InvalidInput(where, "must not start with '-' (git would read it as an option)")
+    if not (URL_SCHEME_RE.match(url) or url.startswith("/") or SCP_LIKE_RE.match(url)):
+        raise InvalidInput(
+            where,
+            "must be a URL (https://, ssh://, git://, file://), "
+            "an scp-like address (git@host:path) or an absolute path",
+        )
+
+
+def check_pipeline_file(path: str) -> None:
+    where = "spec.repository.pipeline_file"
+    parts = path.split("/")
+    if not path or path.startswith("/") or ".." in parts or len(path) > 1024:
+        raise InvalidInput(where, "must be a relative path inside the repository")
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return len(value) == 36
+
+
+def _member_of(caller: Principal) -> ColumnElement[bool]:
+    return exists().where(
+        ProjectMember.project_id == Project.id, ProjectMember.user_id == caller.id
+    )
+
+
+def visible_to(caller: Principal) -> ColumnElement[bool]:
+    """Admins see every project; others their own, those they belong to, and public ones."""
+    if caller.admin:
+        return Project.id.is_not(None)
+    return or_(Project.owner_id == caller.id, Project.visibility == "public", _member_of(caller))
+
+
+async def list_projects(
+    session: AsyncSession, caller: Principal, offset: int, limit: int
+) -> tuple[Sequence[Project], int]:
+    where = visible_to(caller)
+    total = await session.scalar(select(func.count()).select_from(Project).where(where)) or 0
+    rows = await session.scalars(
+        select(Project).where(where).order_by(Project.name).offset(offset).limit(limit)
+    )
+    return rows.all(), total
+
+
+async def get_project(session: AsyncSession, caller: Principal, id_or_name: str) -> Project:
+    key = Project.id == id_or_name if _is_uuid(id_or_name) else Project.name == id_or_name
+    project = await session.scalar(select(Project).where(key, visible_to(caller)))
+    if project is None:
+        raise NotFound(f"project {id_or_name!r} not found")
+    return project
+
+
+async def _manageable(session: AsyncSession, caller: Principal, id_or_name: str) -> Project:
+    project = await get_project(session, caller, id_or_name)
+    if not (caller.admin or project.owner_id == caller.id):
+        raise PermissionDenied("only the project's owner or an administrator may do this")
+    return project
+
+
+async def _ensure_name_free(session: AsyncSession, name: str, except_id: str | None = None) -> None:
+    clash = await session.scalar(select(Project.id).where(Project.name == name))
+    if clash is not None and clash != except_id:
+        raise Conflict(f"metadata.name: a project named {name!r} already exists")
+
+
+def _apply(project: Project, values: ProjectFields) -> None:
+    if "name" in values.given:
+        check_name(values.name or "")
+    if "repository_url" in values.given:
+        check_repository_url(values.repository_url or "")
+    if "pipeline_file" in values.given:
+        check_pipeline_file(values.pipeline_file or "")
+    for name in values.given:
+        setattr(project, name, getattr(values, name))
+
+
+async def create_project(
+    session: AsyncSession, caller: Principal, values: ProjectFields
+) -> Project:
+    if values.name is None:
+        raise InvalidInput("metadata.name", "is required")
+    if values.repository_url is None:
+        raise InvalidInput("spec.repository.url", "is required")
+    project = Project(
+        owner_id=caller.id,
+        description="",
+        visibility="private",
+        pipeline_file=DEFAULT_PIPELINE_FILE,
+        integration_type=DEFAULT_INTEGRATION,
+        run_on=list(DEFAULT_RUN_ON),
+        whitelist={"branches": [], "tags": []},
+        forked_pull_requests={"allowed_secrets": [], "allowed_contributors": []},
+        custom_permissions=False,
+        debug_permissions=[],
+        attach_permissions=[],
+    )
+    _apply(project, values)
+    await _ensure_name_free(session, project.name)
+    session.add(project)
+    await session.flush()
+    return project
+
+
+async def update_project(
+    session: AsyncSession, caller: Principal, id_or_name: str, values: ProjectFields
+) -> Project:
+    project = await _manageable(session, caller, id_or_name)
+    _apply(project, values)
+    await _ensure_name_free(session, project.name, except_id=project.id)
+    await session.flush()
+    return project
+
+
+async def delete_project(session: AsyncSession, caller: Principal, id_or_name: str) -> None:
+    project = await _manageable(session, caller, id_or_name)
+    await session.delete(project)
+    await session.flush()
+
+
+@dataclass(frozen=True)
+class Member:
+    user: User
+    role: str
+
+
+async def list_members(session: AsyncSession, caller: Principal, id_or_name: str) -> list[Member]:
+    project = await get_project(session, caller, id_or_name)
+    owner = await session.get(User, project.owner_id)
+    assert owner is not None, "projects.owner_id is a foreign key"
+    rows = await session.scalars(
+        select(User)
+        .join(ProjectMember, ProjectMember.user_id == User.id)
+        .where(ProjectMember.project_id == project.id)
+        .order_by(User.username)
+    )
+    return [Member(owner, "owner"), *(Member(user, "member") for user in rows)]
+
+
+async def _user_by_ref(session: AsyncSession, user_id: int | None, username: str | None) -> User:
+    if user_id is not None:
+        user = await session.get(User, user_id)
+        field_name, value = "user_id", str(user_id)
+    elif username is not None:
+        user = await session.scalar(select(User).where(User.username == username))
+        field_name, value = "username", username
+    else:
+        raise InvalidInput("user_id", "give user_id or username")
+    if user is None:
+        raise InvalidInput(field_name, f"no user {value!r}")
+    return user
+
+
+async def add_member(
+    session: AsyncSession,
+    caller: Principal,
+    id_or_name: str,
+    *,
+    user_id: int | None = None,
+    username: str | None = None,
+) -> tuple[Member, bool]:
+    """Returns the member and whether it was newly added (adding twice is not an error)."""
+    project = await _manageable(session, caller, id_or_name)
+    user = await _user_by_ref(session, user_id, username)
+    if user.id == project.owner_id:
+        return Member(user, "owner"), False
+    if await session.get(ProjectMember, (project.id, user.id)) is not None:
+        return Member(user, "member"), False
+    session.add(ProjectMember(project_id=project.id, user_id=user.id))
+    await session.flush()
+    return Member(user, "member"), True
+
+
+async def remove_member(
+    session: AsyncSession, caller: Principal, id_or_name: str, user_ref: str
+) -> None:
+    project = await _manageable(session, caller, id_or_name)
+    user = await session.scalar(
+        select(User).where(
+            User.id == int(user_ref) if user_ref.isdigit() else User.username == user_ref
+        )
+    )
+    if user is not None and user.id == project.owner_id:
+        raise InvalidInput("user", "the owner cannot be removed from the project")
+    membership = user and await session.get(ProjectMember, (project.id, user.id))
+    if not membership:
+        raise NotFound(f"{user_ref!r} is not a member of this project")
+    await session.delete(membership)
+    await session.flush()
