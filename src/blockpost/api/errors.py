@@ -34,7 +34,6 @@ AUTH_CHALLENGE = {"WWW-Authenticate": 'Token realm="blockpost"'}
 _REASONS = {
     "missing": "is required",
     "extra_forbidden": "is not a known field",
-    "json_invalid": "is not valid JSON",
 }
 
 
@@ -53,10 +52,15 @@ def _field(loc: tuple[Any, ...]) -> str:
 def validation_message(errors: list[dict[str, Any]]) -> str:
     described = []
     for err in errors:
-        reason = _REASONS.get(err.get("type", ""), err.get("msg", "is invalid"))
+        loc = tuple(err.get("loc", ()))
         if err.get("type") == "json_invalid":
-            reason = f"is not valid JSON ({err.get('ctx', {}).get('error', 'parse error')})"
-        described.append(f"{_field(tuple(err.get('loc', ())))}: {reason}")
+            # For JSON syntax errors pydantic puts the character offset where a field would be.
+            problem = err.get("ctx", {}).get("error", "parse error")
+            where = f" at character {loc[1]}" if len(loc) > 1 else ""
+            described.append(f"body: is not valid JSON ({problem}{where})")
+            continue
+        reason = _REASONS.get(err.get("type", ""), err.get("msg", "is invalid"))
+        described.append(f"{_field(loc)}: {reason}")
     return "; ".join(dict.fromkeys(described))
 
 

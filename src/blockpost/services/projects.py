@@ -172,6 +172,7 @@ async def create_project(
     await _ensure_name_free(session, project.name)
     session.add(project)
     await session.flush()
+    await session.refresh(project, ["owner"])
     return project
 
 

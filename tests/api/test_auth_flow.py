@@ -1,0 +1,131 @@
+"""Login -> session cookie -> API tokens -> Token/Bearer auth -> expiry, through the ASGI app."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from tests.conftest import PASSWORD, MakeUser
+
+
+@asynccontextmanager
+async def login(app: FastAPI, auth: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        response = await client.post("/api/auth/login", json={"auth": auth, "password": PASSWORD})
+        assert response.status_code == 204, response.text
+        yield client
+
+
+async def test_login_sets_an_httponly_cookie_that_creates_tokens(
+    app: FastAPI, make_user: MakeUser
+) -> None:
+    user = await make_user("carol", email="carol@example.com")
+    async with login(app, "carol@example.com") as browser:
+        cookie = browser.cookies.get("blockpost_session")
+        assert cookie
+        created = await browser.post("/api/user/tokens")
+    assert created.status_code == 201
+    body = created.json()
+    assert set(body) == {"id", "created", "expired", "user_id"}
+    assert body["expired"] is False
+    assert body["user_id"] == user.id
+    assert body["created"].endswith("Z")
+    assert "T" in body["created"]
+    assert "." not in body["created"]
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as api:
+        for scheme in ("Token", "Bearer", "bearer"):
+            me = await api.get("/api/user", headers={"Authorization": f"{scheme} {body['id']}"})
+            assert me.status_code == 200, scheme
+            assert me.json()["username"] == "carol"
+
+
+async def test_set_cookie_header_is_httponly(app: FastAPI, make_user: MakeUser) -> None:
+    await make_user("dave")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        response = await client.post("/api/auth/login", data={"auth": "dave", "password": PASSWORD})
+    assert response.status_code == 204
+    header = response.headers["set-cookie"].lower()
+    assert "httponly" in header
+    assert "samesite=lax" in header
+
+
+async def test_wrong_password_and_unknown_login_get_the_same_401(
+    anon: httpx.AsyncClient, make_user: MakeUser
+) -> None:
+    await make_user("erin")
+    wrong = await anon.post("/api/auth/login", json={"auth": "erin", "password": "nope-nope"})
+    unknown = await anon.post("/api/auth/login", json={"auth": "nobody", "password": "nope-nope"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json() == {"message": "wrong login or password"}
+    assert "set-cookie" not in wrong.headers
+
+
+async def test_deleting_a_token_expires_it_and_it_then_gets_401(
+    app: FastAPI, make_user: MakeUser
+) -> None:
+    await make_user("frank")
+    async with login(app, "frank") as browser:
+        token = (await browser.post("/api/user/tokens")).json()["id"]
+        headers = {"Authorization": f"Bearer {token}"}
+        deleted = await browser.delete(f"/api/user/tokens/{token}", headers=headers)
+        assert deleted.status_code == 204
+        after = await browser.get("/api/user", headers=headers)
+    assert after.status_code == 401
+    assert after.json() == {"message": "API token has expired"}
+
+
+async def test_token_list_names_tokens_by_public_id_and_delete_accepts_it(
+    app: FastAPI, make_user: MakeUser
+) -> None:
+    await make_user("gina")
+    async with login(app, "gina") as browser:
+        first = (await browser.post("/api/user/tokens")).json()["id"]
+        second = (await browser.post("/api/user/tokens")).json()["id"]
+        listed = (await browser.get("/api/user/tokens")).json()
+        assert len(listed) == 2
+        public_ids = [entry["id"] for entry in listed]
+        assert first not in public_ids
+        assert second not in public_ids
+        assert all(len(pid) == 16 for pid in public_ids)
+        assert (await browser.delete(f"/api/user/tokens/{public_ids[0]}")).status_code == 204
+        after = (await browser.get("/api/user/tokens")).json()
+    assert [entry["expired"] for entry in after] == [True, False]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as api:
+        assert (
+            await api.get("/api/user", headers={"Authorization": f"Token {first}"})
+        ).status_code == 401
+        assert (
+            await api.get("/api/user", headers={"Authorization": f"Token {second}"})
+        ).status_code == 200
+
+
+async def test_a_user_cannot_expire_another_users_token(app: FastAPI, make_user: MakeUser) -> None:
+    await make_user("hank")
+    await make_user("ida")
+    async with login(app, "hank") as hank, login(app, "ida") as ida:
+        token = (await hank.post("/api/user/tokens")).json()["id"]
+        refused = await ida.delete(f"/api/user/tokens/{token}")
+        assert refused.status_code == 404
+        assert (
+            await hank.get("/api/user", headers={"Authorization": f"Token {token}"})
+        ).status_code == 200
+
+
+async def test_logout_ends_the_session(app: FastAPI, make_user: MakeUser) -> None:
+    await make_user("jack")
+    async with login(app, "jack") as browser:
+        cookie = browser.cookies["blockpost_session"]
+        assert (await browser.post("/api/auth/logout")).status_code == 204
+        browser.cookies.set("blockpost_session", cookie)
+        after = await browser.get("/api/user")
+    assert after.status_code == 401

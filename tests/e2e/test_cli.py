@@ -1,0 +1,78 @@
+"""The `blockpost` command: users, tokens and schema commands against a real database."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from blockpost.db.engine import Database
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+
+def blockpost(*args: str, database_url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "BLOCKPOST_DATABASE_URL": database_url,
+        "BLOCKPOST_DATA_DIR": str(data_dir),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "blockpost", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_user_and_token_commands_make_a_working_login(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    made = blockpost(
+        "user", "create", "ops", "--admin", database_url=database_url, data_dir=tmp_path
+    )
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("created admin user ops with password ")
+    password = made.stdout.strip().rsplit(" ", 1)[1]
+
+    token = blockpost("token", "create", "ops", database_url=database_url, data_dir=tmp_path)
+    assert token.returncode == 0, token.stderr
+    secret = token.stdout.strip()
+
+    again = blockpost("user", "create", "ops", database_url=database_url, data_dir=tmp_path)
+    assert again.returncode == 1
+    assert "username: a user with this username already exists" in again.stderr
+
+    unknown = blockpost("token", "create", "ghost", database_url=database_url, data_dir=tmp_path)
+    assert unknown.returncode == 1
+    assert "no user named 'ghost'" in unknown.stderr
+
+    server = ServerProcess(database_url, tmp_path / "server").start()
+    try:
+        me = httpx.get(f"{server.url}/api/user", headers={"Authorization": f"Token {secret}"})
+        assert me.status_code == 200
+        assert me.json()["username"] == "ops"
+        assert me.json()["admin"] is True
+        login = httpx.post(
+            f"{server.url}/api/auth/login", json={"auth": "ops", "password": password}
+        )
+        assert login.status_code == 204
+    finally:
+        server.stop()
+
+
+def test_db_commands_report_the_revision(db: Database, database_url: str, tmp_path: Path) -> None:
+    current = blockpost("db", "current", database_url=database_url, data_dir=tmp_path)
+    assert current.returncode == 0, current.stderr
+    assert current.stdout.startswith("schema revision: ")
+    assert current.stdout.strip() != "schema revision: empty"
+
+
+def test_bad_settings_exit_2_with_the_setting_named(tmp_path: Path) -> None:
+    result = blockpost("db", "current", database_url="mysql://x", data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "setting database_url: Value error, must start with sqlite+aiosqlite://" in result.stderr

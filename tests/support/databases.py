@@ -1,0 +1,53 @@
+"""Throw-away databases for tests: a SQLite file, or a fresh PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy import delete
+from sqlalchemy.engine import make_url
+
+import blockpost.db.models  # noqa: F401  (registers every table)
+from blockpost.db.base import Base
+from blockpost.db.engine import Database
+
+
+def _asyncpg_dsn(url: str, database: str | None = None) -> str:
+    parsed = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+async def _admin(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def fresh_database(base_url: str | None, sqlite_dir: Path, label: str) -> Iterator[str]:
+    """Yields the URL of an empty database on the back end `base_url` names (SQLite if None)."""
+    if not base_url or base_url.startswith("sqlite"):
+        yield f"sqlite+aiosqlite:///{sqlite_dir / f'{label}.db'}"
+        return
+    name = f"blockpost_{label}_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(base_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_admin(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def wipe(db: Database) -> None:
+    """Deletes every row, children first; the schema stays migrated."""
+    async with db.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            await conn.execute(delete(table))
