@@ -129,3 +129,17 @@ async def test_logout_ends_the_session(app: FastAPI, make_user: MakeUser) -> Non
         browser.cookies.set("blockpost_session", cookie)
         after = await browser.get("/api/user")
     assert after.status_code == 401
+
+
+async def test_bad_login_bodies_name_the_field(anon: httpx.AsyncClient) -> None:
+    cases = [
+        ({"auth": 5, "password": "x"}, "auth: Input should be a valid string"),
+        ({"auth": "", "password": "x"}, "auth: String should have at least 1 character"),
+        ({"auth": "a", "password": "x" * 1025}, "password: String should have at most 1024"),
+        ({"auth": "a"}, "password: is required"),
+        ({"auth": "a", "password": "x", "remember": True}, "remember: is not a known field"),
+    ]
+    for body, message in cases:
+        response = await anon.post("/api/auth/login", json=body)
+        assert response.status_code == 400, body
+        assert response.json()["message"].startswith(message), response.json()
