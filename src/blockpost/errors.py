@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class BlockpostError(Exception):
     """Base of every error a caller may see; `message` is safe to show."""
@@ -9,6 +11,10 @@ class BlockpostError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def details(self) -> dict[str, Any]:
+        """Extra keys for the error response beside `message`."""
+        return {}
 
 
 class InvalidInput(BlockpostError):

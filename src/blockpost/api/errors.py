@@ -67,7 +67,7 @@ def validation_message(errors: list[dict[str, Any]]) -> str:
 async def _domain(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BlockpostError)
     status = next((code for cls, code in STATUS_OF.items() if isinstance(exc, cls)), 400)
-    return error_response(status, exc.message)
+    return error_response(status, exc.message, **exc.details())
 
 
 async def _validation(_: Request, exc: Exception) -> JSONResponse:

@@ -1,0 +1,3 @@
+checkout
+
+cd app

@@ -1,0 +1,69 @@
+"""Loading is safe: bombs, tags, depth and size are refused with a clear error, never a crash."""
+
+import pytest
+
+from blockpost.pipeline_yaml import PipelineInvalid, validate_pipeline
+from blockpost.pipeline_yaml.loader import MAX_BYTES, load
+
+BILLION_LAUGHS = """
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+"""
+
+
+def only_error(text: str) -> str:
+    errors = validate_pipeline(text)
+    assert len(errors) == 1, errors
+    return f"{errors[0].path}: {errors[0].message}"
+
+
+def test_alias_bombs_are_refused() -> None:
+    assert "document expands to more than" in only_error(BILLION_LAUGHS)
+
+
+def test_recursive_aliases_are_refused() -> None:
+    assert "nested deeper than" in only_error("a: &x [*x]\n")
+
+
+def test_deep_nesting_is_refused() -> None:
+    assert only_error("[" * 5000 + "]" * 5000) == "#: YAML syntax error: nested too deeply"
+    assert only_error("[" * 70 + "]" * 70).endswith("nested deeper than 64 levels")
+
+
+def test_python_tags_are_refused() -> None:
+    message = only_error("version: !!python/object/apply:os.system ['echo hacked']\n")
+    assert "unsupported YAML tag" in message
+
+
+def test_oversized_files_are_refused() -> None:
+    assert f"larger than {MAX_BYTES} bytes" in only_error("a: " + "x" * MAX_BYTES)
+
+
+def test_syntax_errors_carry_the_line() -> None:
+    errors = validate_pipeline("version: v1.0\nblocks:\n  - name: [unclosed\n")
+    assert errors[0].message.startswith("YAML syntax error")
+    assert errors[0].line == 4
+
+
+def test_empty_and_multi_document_input() -> None:
+    assert only_error("") == "#: Empty string is not a valid YAML"
+    assert only_error("# only a comment\n") == "#: Empty string is not a valid YAML"
+    assert "YAML syntax error" in only_error("a: 1\n---\nb: 2\n")
+
+
+def test_dates_stay_text_and_lines_are_recorded() -> None:
+    loaded = load("version: v1.0\nenv:\n  when: 2024-01-01\n")
+    assert loaded.data["env"]["when"] == "2024-01-01"
+    assert loaded.line(("env", "when")) == 3
+    assert loaded.line(("env", "missing", 0)) == 2
+
+
+def test_load_raises_only_pipeline_invalid() -> None:
+    with pytest.raises(PipelineInvalid):
+        load("a: b: c")
