@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from blockpost import __version__
-from blockpost.api import auth, meta, projects, tokens, users
+from blockpost.api import auth, meta, projects, tokens, users, yaml
 from blockpost.api.errors import install_error_handlers
 from blockpost.api.middleware import AuthMiddleware, BodyMiddleware
 from blockpost.config import Settings
@@ -46,7 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
     # Starlette runs the last-added middleware first: authenticate, then read the body.
     app.add_middleware(BodyMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AuthMiddleware, db=db)
-    for module in (meta, auth, users, tokens, projects):
+    for module in (meta, auth, users, tokens, projects, yaml):
         app.include_router(module.router)
     meta.mount_swagger_assets(app)
     return app

@@ -1,4 +1,4 @@
-"""Command line: `blockpost serve | db … | user create|password | token create`."""
+"""Command line: `blockpost serve | db … | user … | token create | validate FILE…`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from blockpost.config import Settings
 from blockpost.db import migrate
 from blockpost.db.engine import Database
 from blockpost.errors import BlockpostError
+from blockpost.pipeline_yaml import validate_pipeline
 from blockpost.security import new_password
 from blockpost.services import auth, users
 
@@ -63,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     token_create = token.add_parser("create", help="create an API token for USER and print it")
     token_create.add_argument("name")
+
+    validate = commands.add_parser(
+        "validate", help="check pipeline YAML files (no server or database needed)"
+    )
+    validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
     return parser
 
 
@@ -144,8 +150,34 @@ def _db(args: argparse.Namespace, settings: Settings) -> str:
     return asyncio.run(run())
 
 
+def _validate(files: list[Path]) -> int:
+    """Prints `FILE:LINE: PATH: message` for each error; 0 when every file is valid."""
+    failed = False
+    for file in files:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"{file}:1: #: cannot read the file: {exc}")
+            failed = True
+            continue
+
+        def read_beside(name: str, folder: Path = file.parent) -> str:
+            return (folder / name).read_text(encoding="utf-8")
+
+        errors = validate_pipeline(text, read_file=read_beside)
+        for error in errors:
+            print(f"{file}:{error.line or 1}: {error.path}: {error.message}")
+        if errors:
+            failed = True
+        else:
+            print(f"{file}: valid")
+    return 1 if failed else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "validate":
+        return _validate(args.files)
     try:
         settings = _settings(args)
         settings.prepare_data_dir()

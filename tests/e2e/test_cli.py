@@ -76,3 +76,37 @@ def test_bad_settings_exit_2_with_the_setting_named(tmp_path: Path) -> None:
     result = blockpost("db", "current", database_url="mysql://x", data_dir=tmp_path)
     assert result.returncode == 2
     assert "setting database_url: Value error, must start with sqlite+aiosqlite://" in result.stderr
+
+
+def test_validate_prints_file_line_path_message_and_exits_1_on_errors(tmp_path: Path) -> None:
+    good = tmp_path / "good.yml"
+    good.write_text(
+        "version: v1.0\nagent: {machine: {type: e1}}\nblocks:\n"
+        "  - name: B\n    task: {jobs: [{name: J, commands_file: run.sh}]}\n"
+    )
+    (tmp_path / "run.sh").write_text("echo hi\n")
+    bad = tmp_path / "bad.yml"
+    bad.write_text("version: v1.0\nagent: {machine: {type: e1}}\nblocks: []\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BLOCKPOST_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "blockpost", "validate", str(good), str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert run.returncode == 1
+    assert run.stdout.splitlines() == [
+        f"{good}: valid",
+        f"{bad}:3: #/blocks: Expected a minimum of 1 items but got 0.",
+    ]
+    assert not (tmp_path / ".blockpost").exists(), "validate needs no data dir"
+    only_good = subprocess.run(
+        [sys.executable, "-m", "blockpost", "validate", str(good)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert only_good.returncode == 0

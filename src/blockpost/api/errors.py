@@ -19,11 +19,13 @@ from blockpost.errors import (
     NotFound,
     PermissionDenied,
 )
+from blockpost.pipeline_yaml import PipelineInvalid
 
 log = logging.getLogger(__name__)
 
 STATUS_OF: dict[type[BlockpostError], int] = {
     InvalidInput: 400,
+    PipelineInvalid: 400,
     NotAuthenticated: 401,
     PermissionDenied: 403,
     NotFound: 404,

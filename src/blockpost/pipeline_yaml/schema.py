@@ -16,22 +16,20 @@ from blockpost.pipeline_yaml.errors import Path
 Report = Callable[[Path, str], None]
 
 
+_TYPE_NAMES: dict[type, str] = {
+    type(None): "Null",
+    bool: "Boolean",
+    int: "Integer",
+    float: "Number",
+    str: "String",
+    list: "Array",
+    dict: "Object",
+}
+
+
 def type_name(value: Any) -> str:
-    if value is None:
-        return "Null"
-    if isinstance(value, bool):
-        return "Boolean"
-    if isinstance(value, int):
-        return "Integer"
-    if isinstance(value, float):
-        return "Number"
-    if isinstance(value, str):
-        return "String"
-    if isinstance(value, list):
-        return "Array"
-    if isinstance(value, dict):
-        return "Object"
-    return type(value).__name__
+    # Exact types only: YAML loaders produce no subclasses, and bool must not count as int.
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
 def _quoted(keys: Sequence[str], joiner: str) -> str:
@@ -51,11 +49,10 @@ class Spec:
         return Union((self, other))
 
     def _typed(self, value: Any, path: Path, report: Report) -> bool:
-        if type_name(value) == self.type or (
-            self.type == "Number" and type_name(value) == "Integer"
-        ):
+        kind = type_name(value)
+        if kind == self.type:
             return True
-        report(path, f"Type mismatch. Expected {self.type} but got {type_name(value)}.")
+        report(path, f"Type mismatch. Expected {self.type} but got {kind}.")
         return False
 
 
@@ -66,7 +63,7 @@ class Str(Spec):
     type: str = "String"
 
     def check(self, value: Any, path: Path, report: Report) -> None:
-        if not self._typed(value, path, report):
+        if type(value) is not str and not self._typed(value, path, report):
             return
         if len(value) < self.min_length:
             minimum, actual = self.min_length, len(value)
@@ -115,8 +112,12 @@ class Arr(Spec):
         if self.max_items is not None and len(value) > self.max_items:
             report(path, f"Expected a maximum of {self.max_items} items but got {len(value)}.")
             return
+        items = self.items
+        plain_strings = isinstance(items, Str) and not items.min_length and not items.enum
         for index, item in enumerate(value):
-            self.items.check(item, (*path, index), report)
+            # Command lists are the bulk of a big file: skip the call for the usual case.
+            if not (plain_strings and type(item) is str):
+                items.check(item, (*path, index), report)
 
 
 @dataclass
@@ -131,8 +132,25 @@ class Obj(Spec):
     type: str = "Object"
 
     def check(self, value: Any, path: Path, report: Report) -> None:
-        if not self._typed(value, path, report):
+        if type(value) is not dict and not self._typed(value, path, report):
             return
+        if self.required or self.exactly_one or self.at_least_one or self.exclusive:
+            self._check_groups(value, path, report)
+        properties = self.properties
+        for key, item in value.items():
+            spec = properties.get(key)
+            if spec is None:
+                close = difflib.get_close_matches(str(key), list(properties), n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                report(
+                    (*path, key),
+                    f"Schema does not allow additional properties: '{key}' is not a known key."
+                    + hint,
+                )
+            else:
+                spec.check(item, (*path, key), report)
+
+    def _check_groups(self, value: dict[str, Any], path: Path, report: Report) -> None:
         for key in self.required:
             if key not in value:
                 report(path, f"Required property {key} was not present.")
@@ -149,18 +167,6 @@ class Obj(Spec):
             present = [key for key in group if key in value]
             if len(present) > 1:
                 report(path, f"{_quoted(present, 'and')} cannot be used together.")
-        for key, item in value.items():
-            spec = self.properties.get(key)
-            if spec is None:
-                close = difflib.get_close_matches(key, list(self.properties), n=1)
-                hint = f" Did you mean '{close[0]}'?" if close else ""
-                report(
-                    (*path, key),
-                    f"Schema does not allow additional properties: '{key}' is not a known key."
-                    + hint,
-                )
-            else:
-                spec.check(item, (*path, key), report)
 
 
 @dataclass
@@ -175,7 +181,7 @@ class Union(Spec):
     def check(self, value: Any, path: Path, report: Report) -> None:
         kind = type_name(value)
         for option in self.options:
-            if option.type == kind or (option.type == "Number" and kind == "Integer"):
+            if option.type == kind:
                 option.check(value, path, report)
                 return
         wanted = " or ".join(dict.fromkeys(option.type for option in self.options))

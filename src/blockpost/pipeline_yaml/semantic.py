@@ -139,6 +139,8 @@ def _find_cycle(edges: dict[str, list[str]], order: list[str]) -> list[str] | No
 
 def matrix_size(job: dict[str, Any]) -> int:
     """How many jobs one job entry expands to (a value given as an expression counts as 1)."""
+    if "parallelism" not in job and "matrix" not in job:
+        return 1
     parallelism = job.get("parallelism")
     if isinstance(parallelism, int) and not isinstance(parallelism, bool):
         return max(parallelism, 1)
@@ -160,14 +162,13 @@ def check_task(task: dict[str, Any], path: Path, block: str, report: Report) -> 
     _unique(names, lambda j: (*path, "jobs", j, "name"), "jobs", report)
     total = 0
     for index, job in _dicts(task.get("jobs")):
-        job_path = (*path, "jobs", index)
-        name = names[index]
-        _matrix(job, job_path, block, name, report)
+        if "matrix" in job:
+            _matrix(job, (*path, "jobs", index), block, names[index], report)
         parallelism = job.get("parallelism")
         if isinstance(parallelism, str) and not params.WHOLE.match(parallelism):
             report(
-                (*job_path, "parallelism"),
-                f"Parallelism value for job '{name}' in block '{block}' is not an integer.",
+                (*path, "jobs", index, "parallelism"),
+                f"Parallelism value for job '{names[index]}' in block '{block}' is not an integer.",
             )
         total += matrix_size(job)
     if total > MAX_MATRIX:
@@ -250,7 +251,9 @@ def _time_limits(data: dict[str, Any], blocks: dict[int, dict[str, Any]], report
             )
         task = block.get("task") if isinstance(block.get("task"), dict) else {}
         for job_index, job in _dicts(task.get("jobs")):
-            job_limit = limit_minutes(job.get("execution_time_limit"))
+            if "execution_time_limit" not in job:
+                continue
+            job_limit = limit_minutes(job["execution_time_limit"])
             where = f"#/blocks/{index}/task/jobs/{job_index}"
             path = ("blocks", index, "task", "jobs", job_index, "execution_time_limit")
             if job_limit and block_limit and job_limit > block_limit:
@@ -281,7 +284,7 @@ def _conditions_in(owner: Any, path: Path, keys: tuple[str, ...]) -> Iterator[tu
 
 
 def _priority_conditions(owner: Any, path: Path) -> Iterator[tuple[Path, Any]]:
-    if isinstance(owner, dict):
+    if isinstance(owner, dict) and "priority" in owner:
         for index, entry in _dicts(owner.get("priority")):
             if "when" in entry:
                 yield (*path, "priority", index, "when"), entry["when"]
@@ -292,7 +295,8 @@ def _task_conditions(task: Any, path: Path) -> Iterator[tuple[Path, Any]]:
         return
     yield from _conditions_in(task.get("fail_fast"), (*path, "fail_fast"), ("stop", "cancel"))
     for index, job in _dicts(task.get("jobs")):
-        yield from _priority_conditions(job, (*path, "jobs", index))
+        if "priority" in job:
+            yield from _priority_conditions(job, (*path, "jobs", index))
 
 
 def _when_conditions(data: dict[str, Any]) -> Iterator[tuple[Path, Any]]:
