@@ -5,14 +5,28 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from fastapi import FastAPI
 
 from blockpost import __version__
-from blockpost.api import auth, meta, projects, tokens, users, yaml
+from blockpost.api import (
+    agent_protocol,
+    agent_types,
+    agents,
+    auth,
+    jobs,
+    meta,
+    projects,
+    tokens,
+    users,
+    yaml,
+)
 from blockpost.api.errors import install_error_handlers
 from blockpost.api.middleware import AuthMiddleware, BodyMiddleware
 from blockpost.config import Settings
-from blockpost.db.engine import Database
+from blockpost.db.engine import Database, asyncpg_dsn
+from blockpost.dispatch.reaper import Reaper
+from blockpost.dispatch.wakeup import PostgresListener, Wakeups
 
 DESCRIPTION = """\
 A self-hosted CI/CD server that speaks the Semaphore 2.0 public API.
@@ -26,10 +40,21 @@ Create a token with `POST /api/user/tokens` after `POST /api/auth/login`, or wit
 
 def create_app(settings: Settings) -> FastAPI:
     db = Database(settings.effective_database_url)
+    wakeups = Wakeups()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        listener = None
+        if db.dialect == "postgresql":
+            dsn = asyncpg_dsn(db.url)
+            listener = PostgresListener(lambda: asyncpg.connect(dsn), wakeups)
+            listener.start()
+        reaper = Reaper(db, wakeups, settings.agent_lease_seconds)
+        reaper.start()
         yield
+        await reaper.stop()
+        if listener:
+            await listener.stop()
         await db.dispose()
 
     app = FastAPI(
@@ -42,11 +67,23 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.wakeups = wakeups
     install_error_handlers(app)
     # Starlette runs the last-added middleware first: authenticate, then read the body.
     app.add_middleware(BodyMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AuthMiddleware, db=db)
-    for module in (meta, auth, users, tokens, projects, yaml):
+    for module in (
+        meta,
+        auth,
+        users,
+        tokens,
+        projects,
+        yaml,
+        agent_types,
+        agents,
+        jobs,
+        agent_protocol,
+    ):
         app.include_router(module.router)
     meta.mount_swagger_assets(app)
     return app

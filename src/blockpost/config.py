@@ -33,6 +33,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     session_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=60)
     migrate_on_start: bool = True
+    sync_hold_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        le=25,
+        description="How long an idle agent's sync is held open waiting for a job "
+        "(the official agent gives up on a request after 30 s).",
+    )
+    agent_lease_seconds: int = Field(
+        default=60, ge=10, le=600, description="An agent silent this long is lost; its job fails."
+    )
+    log_max_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="Cap on one job's log."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -14,18 +14,11 @@ from sqlalchemy.engine import make_url
 
 import blockpost.db.models  # noqa: F401  (registers every table)
 from blockpost.db.base import Base
-from blockpost.db.engine import Database
-
-
-def _asyncpg_dsn(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
+from blockpost.db.engine import Database, asyncpg_dsn
 
 
 async def _admin(url: str, statement: str) -> None:
-    conn = await asyncpg.connect(_asyncpg_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await conn.execute(statement)
     finally:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from blockpost.dispatch.logs import LogFull, TooManyLines
 from blockpost.errors import (
     BlockpostError,
     Conflict,
@@ -30,6 +31,8 @@ STATUS_OF: dict[type[BlockpostError], int] = {
     PermissionDenied: 403,
     NotFound: 404,
     Conflict: 409,
+    TooManyLines: 413,
+    LogFull: 422,
 }
 AUTH_CHALLENGE = {"WWW-Authenticate": 'Token realm="blockpost"'}
 

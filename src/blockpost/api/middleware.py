@@ -12,7 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blockpost.api.errors import error_response
 from blockpost.db.engine import Database
-from blockpost.errors import NotAuthenticated
+from blockpost.dispatch import registry
+from blockpost.errors import NotAuthenticated, NotFound
 from blockpost.services import auth
 from blockpost.services.principal import Principal
 
@@ -23,8 +24,18 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AUTH_SCHEMES = frozenset({"token", "bearer"})
 
 
+AGENT_API = "/api/v1/self_hosted_agents/"
+REGISTER_PATH = AGENT_API + "register"
+LOG_PUSH = "/api/v1/logs/"
+
+
 def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def is_protocol(path: str) -> bool:
+    """Paths agents call, with agent credentials; user credentials never work there."""
+    return path.startswith((AGENT_API, LOG_PUSH))
 
 
 def _credentials(headers: Headers) -> tuple[str, str]:
@@ -56,22 +67,53 @@ class AuthMiddleware:
         self.db = db
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_public(scope["path"]):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or is_public(path):
             await self.app(scope, receive, send)
             return
+        state = scope.setdefault("state", {})
         try:
-            kind, secret = _credentials(Headers(scope=scope))
-            async with self.db.session() as session:
-                principal: Principal = await (
-                    auth.principal_for_token(session, secret)
-                    if kind == "token"
-                    else auth.principal_for_session(session, secret)
-                )
+            if is_protocol(path):
+                await self._agent_credentials(path, Headers(scope=scope), state)
+            else:
+                state["principal"] = await self._user(Headers(scope=scope))
         except NotAuthenticated as exc:
             await error_response(401, exc.message)(scope, receive, send)
             return
-        scope.setdefault("state", {})["principal"] = principal
+        except NotFound as exc:
+            await error_response(404, exc.message)(scope, receive, send)
+            return
         await self.app(scope, receive, send)
+
+    async def _user(self, headers: Headers) -> Principal:
+        kind, secret = _credentials(headers)
+        async with self.db.session() as session:
+            if kind == "token":
+                return await auth.principal_for_token(session, secret)
+            return await auth.principal_for_session(session, secret)
+
+    async def _agent_credentials(self, path: str, headers: Headers, state: dict[str, Any]) -> None:
+        kind, secret = _credentials(headers)
+        if kind != "token":
+            raise NotAuthenticated("the agent API takes 'Authorization: Token <token>'")
+        async with self.db.session() as session:
+            if path.startswith(LOG_PUSH):
+                job_id = path.removeprefix(LOG_PUSH).strip("/")
+                if not await registry.log_token_valid(session, job_id, secret):
+                    raise NotAuthenticated("log token unknown or expired; refresh it")
+                state["log_job_id"] = job_id
+            elif path == REGISTER_PATH:
+                agent_type = await registry.type_for_token(session, secret)
+                if agent_type is None:
+                    raise NotFound("no agent type has this registration token")
+                state["agent_type_id"] = agent_type.id
+            else:
+                agent = await registry.agent_for_token(session, secret)
+                if agent is None:
+                    raise NotFound(
+                        "agent not found (removed as lost or disconnected); register again"
+                    )
+                state["agent_id"] = agent.id
 
 
 def _nest(pairs: list[tuple[str, str]]) -> dict[str, Any]:

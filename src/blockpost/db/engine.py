@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,6 +16,12 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+AFTER_COMMIT = "blockpost_after_commit"
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Runs `callback` once the session's transaction has committed (e.g. to wake agents)."""
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -34,6 +41,11 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(
         url, pool_size=10, max_overflow=20, pool_pre_ping=True, isolation_level="READ COMMITTED"
     )
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The plain libpq-style DSN asyncpg takes, from a SQLAlchemy URL."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class Database:
@@ -57,6 +69,8 @@ class Database:
                 await session.rollback()
                 raise
             await session.commit()
+            for callback in session.info.pop(AFTER_COMMIT, []):
+                callback()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

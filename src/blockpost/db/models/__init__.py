@@ -1,6 +1,18 @@
 """ORM models, one module per aggregate; importing this package registers them all."""
 
+from blockpost.db.models.agents import Agent, AgentType
+from blockpost.db.models.jobs import Job, JobLogEvent
 from blockpost.db.models.projects import Project, ProjectMember
 from blockpost.db.models.users import ApiToken, User, WebSession
 
-__all__ = ["ApiToken", "Project", "ProjectMember", "User", "WebSession"]
+__all__ = [
+    "Agent",
+    "AgentType",
+    "ApiToken",
+    "Job",
+    "JobLogEvent",
+    "Project",
+    "ProjectMember",
+    "User",
+    "WebSession",
+]

@@ -1,0 +1,149 @@
+"""The self-hosted agent protocol (`/api/v1/self_hosted_agents`) and log push (`/api/v1/logs`),
+wire-compatible with Semaphore's official agent."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from blockpost.api.deps import SessionDep, SettingsDep
+from blockpost.api.middleware import LOG_PUSH
+from blockpost.db.engine import after_commit
+from blockpost.db.models import Agent, AgentType
+from blockpost.dispatch import logs, payload, queue, registry, sync
+from blockpost.errors import NotFound
+
+router = APIRouter(tags=["agent protocol"])
+BASE = "/api/v1/self_hosted_agents"
+
+
+class RegisterIn(BaseModel):
+    # Newer agents may send fields we do not know: ignore them rather than refuse the agent.
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(default="", max_length=80)
+    version: str = Field(default="", max_length=200)
+    pid: int = Field(default=0, ge=0, le=2**31 - 1)
+    os: str = Field(default="", max_length=500)
+    arch: str = Field(default="", max_length=200)
+    hostname: str = Field(default="", max_length=500)
+    single_job: bool = False
+    idle_timeout: int = Field(default=0, ge=0, le=2**31 - 1)
+    interruption_grace_period: int = Field(default=0, ge=0, le=2**31 - 1)
+    job_id: str = Field(default="", max_length=64)
+
+
+class RegisterOut(BaseModel):
+    name: str
+    token: str
+
+
+class SyncIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    state: str = Field(max_length=40)
+    job_id: str = Field(default="", max_length=64)
+    job_result: str = Field(default="", max_length=20)
+    interrupted_at: int = Field(default=0, ge=0, le=2**40)
+
+
+class SyncOut(BaseModel):
+    action: str
+    job_id: str
+    shutdown_reason: str
+    next_sync_after: int
+
+
+class TokenOut(BaseModel):
+    token: str
+
+
+async def _agent(request: Request, session: SessionDep) -> Agent:
+    agent = await session.get(Agent, request.state.agent_id)
+    if agent is None:
+        raise NotFound("agent not found; register again")
+    return agent
+
+
+@router.post(f"{BASE}/register", response_model=RegisterOut, status_code=201)
+async def register(body: RegisterIn, request: Request, session: SessionDep) -> RegisterOut:
+    """Authenticated with the agent type's registration token; returns the agent's own token."""
+    agent_type = await session.get(AgentType, request.state.agent_type_id)
+    if agent_type is None:
+        raise NotFound("agent type not found")
+    agent, secret = await registry.register(
+        session,
+        agent_type,
+        registry.Registration(**body.model_dump()),
+        ip_address=request.client.host if request.client else "",
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    return RegisterOut(name=agent.name, token=secret)
+
+
+@router.post(f"{BASE}/sync", response_model=SyncOut)
+async def agent_sync(body: SyncIn, request: Request, settings: SettingsDep) -> dict[str, Any]:
+    """The agent reports its state; the answer says what to do. Idle syncs are held open."""
+    answer = await sync.sync(
+        request.app.state.db,
+        request.app.state.wakeups,
+        request.state.agent_id,
+        sync.SyncRequest(**body.model_dump()),
+        hold=settings.sync_hold_seconds,
+    )
+    return answer.as_json()
+
+
+@router.get(f"{BASE}/jobs/{{job_id}}")
+async def get_job(
+    job_id: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """The payload of a job assigned to the calling agent (404 for any other job)."""
+    agent = await _agent(request, session)
+    job = await queue.assigned_job(session, agent, job_id)
+    token = await payload.issue_log_token(session, job)
+    log_url = str(request.base_url).rstrip("/") + LOG_PUSH + job.id
+    return payload.job_request(
+        job, log_url=log_url, log_token=token, log_max_bytes=settings.log_max_bytes
+    )
+
+
+@router.post(f"{BASE}/refresh", response_model=TokenOut)
+async def refresh(request: Request, session: SessionDep) -> TokenOut:
+    """A new log token for the agent's current job."""
+    agent = await _agent(request, session)
+    if agent.job_id is None:
+        raise NotFound("no job is assigned to this agent")
+    job = await queue.assigned_job(session, agent, agent.job_id)
+    return TokenOut(token=await payload.issue_log_token(session, job))
+
+
+@router.post(f"{BASE}/disconnect", response_class=Response)
+async def disconnect(request: Request, session: SessionDep) -> Response:
+    agent = await _agent(request, session)
+    if agent.job_id is not None:
+        job = await session.get(queue.Job, agent.job_id)
+        if job is not None:
+            await queue.finish(session, job, "failed", "the agent disconnected during the job")
+    await registry.disconnect(session, agent)
+    request.app.state.wakeups.forget_agent(agent.id)
+    return Response("disconnected", media_type="text/plain")
+
+
+@router.post(f"{LOG_PUSH}{{job_id}}", response_class=Response)
+async def push_logs(
+    job_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    start_from: Annotated[int, Query(ge=0, le=10**9)],
+) -> Response:
+    """JSON event lines from `start_from`; resending a batch replaces it (no duplicates)."""
+    lines = logs.parse_lines((await request.body()).decode("utf-8", "replace"))
+    job = await queue.get_job(session, job_id)
+    await logs.push(session, job, start_from, lines, settings.log_max_bytes)
+    wakeups = request.app.state.wakeups
+    after_commit(session, lambda: wakeups.log_written(job_id))
+    return Response(status_code=200)

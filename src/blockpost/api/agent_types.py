@@ -1,0 +1,181 @@
+"""Self-hosted agent types (`/api/v1alpha/self_hosted_agent_types`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from blockpost.api.deps import CallerDep, SessionDep
+from blockpost.dispatch import agent_types
+from blockpost.dispatch.agent_types import AgentTypeView
+from blockpost.services.users import require_admin
+from blockpost.timefmt import epoch_int
+
+router = APIRouter(prefix="/api/v1alpha/self_hosted_agent_types", tags=["agent types"])
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NameSettingsIn(_In):
+    assignment_origin: str | None = Field(default=None, max_length=40)
+    release_after: int | None = Field(default=None, ge=0, le=10 * 365 * 86400)
+
+
+class SpecIn(_In):
+    agent_name_settings: NameSettingsIn = NameSettingsIn()
+
+
+class MetadataIn(_In):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class AgentTypeIn(_In):
+    apiVersion: str | None = None  # noqa: N815  (the sem CLI sends it)
+    kind: str | None = None
+    metadata: MetadataIn
+    spec: SpecIn = SpecIn()
+
+
+class AgentTypeUpdateIn(_In):
+    apiVersion: str | None = None  # noqa: N815
+    kind: str | None = None
+    metadata: dict[str, object] | None = None
+    spec: SpecIn = SpecIn()
+
+
+class DisableIn(_In):
+    only_idle: bool = True
+
+
+class MetadataOut(BaseModel):
+    name: str
+    create_time: int
+    update_time: int
+
+
+class NameSettingsOut(BaseModel):
+    assignment_origin: str
+    release_after: int
+
+
+class SpecOut(BaseModel):
+    agent_name_settings: NameSettingsOut
+
+
+class StatusOut(BaseModel):
+    total_agent_count: int
+    registration_token: str | None = Field(
+        default=None, description="Only in the answer to create and reset_token."
+    )
+
+
+class AgentTypeOut(BaseModel):
+    metadata: MetadataOut
+    spec: SpecOut
+    status: StatusOut
+
+    @classmethod
+    def of(cls, view: AgentTypeView) -> AgentTypeOut:
+        agent_type = view.agent_type
+        return cls(
+            metadata=MetadataOut(
+                name=agent_type.name,
+                create_time=epoch_int(agent_type.created_at),
+                update_time=epoch_int(agent_type.updated_at),
+            ),
+            spec=SpecOut(
+                agent_name_settings=NameSettingsOut(
+                    assignment_origin=agent_type.assignment_origin,
+                    release_after=agent_type.release_after,
+                )
+            ),
+            status=StatusOut(
+                total_agent_count=view.total_agent_count,
+                registration_token=view.registration_token,
+            ),
+        )
+
+
+class AgentTypeListOut(BaseModel):
+    agent_types: list[AgentTypeOut]
+
+
+def _shown(view: AgentTypeView) -> dict[str, object]:
+    """`registration_token` appears only when there is one to show."""
+    return AgentTypeOut.of(view).model_dump(exclude_none=True)
+
+
+@router.get("", response_model=AgentTypeListOut, response_model_exclude_none=True)
+async def list_agent_types(session: SessionDep, _caller: CallerDep) -> AgentTypeListOut:
+    return AgentTypeListOut(
+        agent_types=[AgentTypeOut.of(v) for v in await agent_types.list_types(session)]
+    )
+
+
+@router.post("", response_model=AgentTypeOut, response_model_exclude_none=True)
+async def create_agent_type(
+    body: AgentTypeIn, session: SessionDep, caller: CallerDep
+) -> dict[str, object]:
+    """Creates an agent type (administrators); the answer holds its registration token."""
+    require_admin(caller)
+    settings = body.spec.agent_name_settings
+    view = await agent_types.create(
+        session,
+        body.metadata.name,
+        assignment_origin=settings.assignment_origin or "assignment_origin_agent",
+        release_after=settings.release_after or 0,
+    )
+    return _shown(view)
+
+
+@router.get("/{name}", response_model=AgentTypeOut, response_model_exclude_none=True)
+async def describe_agent_type(name: str, session: SessionDep, _caller: CallerDep) -> AgentTypeOut:
+    return AgentTypeOut.of(await agent_types.describe(session, name))
+
+
+@router.patch("/{name}", response_model=AgentTypeOut, response_model_exclude_none=True)
+async def update_agent_type(
+    name: str, body: AgentTypeUpdateIn, session: SessionDep, caller: CallerDep
+) -> AgentTypeOut:
+    """Changes `spec.agent_name_settings` (administrators)."""
+    require_admin(caller)
+    settings = body.spec.agent_name_settings
+    view = await agent_types.update_settings(
+        session,
+        name,
+        assignment_origin=settings.assignment_origin,
+        release_after=settings.release_after,
+    )
+    return AgentTypeOut.of(view)
+
+
+@router.delete("/{name}")
+async def delete_agent_type(name: str, session: SessionDep, caller: CallerDep) -> dict[str, str]:
+    """Deletes the type (administrators); 409 while agents of it are connected."""
+    require_admin(caller)
+    await agent_types.delete(session, name)
+    return {}
+
+
+@router.post("/{name}/disable_all")
+async def disable_all(
+    name: str,
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    body: DisableIn | None = None,
+) -> dict[str, str]:
+    """Disables the type's agents: idle ones only (default) or all (`only_idle=false`)."""
+    require_admin(caller)
+    only_idle = body.only_idle if body is not None else True
+    await agent_types.disable_all(session, request.app.state.wakeups, name, only_idle=only_idle)
+    return {}
+
+
+@router.post("/{name}/reset_token", response_model=AgentTypeOut, response_model_exclude_none=True)
+async def reset_token(name: str, session: SessionDep, caller: CallerDep) -> dict[str, object]:
+    """Issues a new registration token (administrators); connected agents keep working."""
+    require_admin(caller)
+    return _shown(await agent_types.reset_token(session, name))

@@ -1,0 +1,130 @@
+"""Jobs (`/api/v1alpha/jobs`) and their logs: describe, stop, plain text, events (live)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
+
+from blockpost.api.deps import CallerDep, SessionDep
+from blockpost.db.models import Job
+from blockpost.dispatch import logs, queue
+from blockpost.dispatch.wakeup import wait_any
+from blockpost.services.jobs import visible_job
+from blockpost.timefmt import epoch_str
+
+router = APIRouter(tags=["jobs"])
+MAX_LOG_WAIT = 25.0
+STATES = {"pending": "PENDING", "queued": "QUEUED", "running": "RUNNING", "finished": "FINISHED"}
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    spec = job.spec
+    return {
+        "metadata": {
+            "name": job.name,
+            "id": job.id,
+            "create_time": epoch_str(job.created_at),
+            "update_time": epoch_str(job.updated_at),
+            "start_time": epoch_str(job.started_at),
+            "finish_time": epoch_str(job.finished_at),
+        },
+        "spec": {
+            "project_id": job.project_id,
+            "agent": {
+                "machine": {"type": job.machine_type or job.agent_type, "os_image": job.os_image},
+                "containers": [],
+                "image_pull_secrets": [],
+            },
+            "env_vars": [
+                {"name": e["name"], "value": e["value"]} for e in spec.get("env_vars", [])
+            ],
+            "secrets": [],
+            "files": [{"path": f["path"], "content": None} for f in spec.get("files", [])],
+            "commands": spec.get("commands", []),
+            "epilogue_always_commands": spec.get("epilogue_always_commands", []),
+            "epilogue_on_pass_commands": spec.get("epilogue_on_pass_commands", []),
+            "epilogue_on_fail_commands": spec.get("epilogue_on_fail_commands", []),
+        },
+        "status": {
+            "result": (job.result or "none").upper(),
+            "state": STATES.get(job.state, job.state.upper()),
+            "result_reason": job.result_reason or None,
+            "agent": {"ip": job.agent_ip or None, "name": job.agent_name or None, "ports": []},
+        },
+    }
+
+
+class LogEventsOut(BaseModel):
+    events: list[dict[str, Any]]
+    next: int
+    finished: bool
+
+
+@router.get("/api/v1alpha/jobs/{job_id}")
+async def describe_job(job_id: str, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
+    """Semaphore's job shape: epoch-string times, uppercase state and result."""
+    return job_json(await visible_job(session, caller, job_id))
+
+
+@router.post("/api/v1alpha/jobs/{job_id}/stop")
+async def stop_job(
+    job_id: str, request: Request, session: SessionDep, caller: CallerDep
+) -> dict[str, str]:
+    """A queued job ends stopped at once; a running one is stopped by its agent."""
+    job = await visible_job(session, caller, job_id)
+    await queue.request_stop(
+        session, request.app.state.wakeups, job, f"stopped by {caller.username}"
+    )
+    return {}
+
+
+async def _plain(job_id: str, session: SessionDep, caller: CallerDep) -> PlainTextResponse:
+    job = await visible_job(session, caller, job_id)
+    return PlainTextResponse(logs.plain_text(await logs.events(session, job.id)))
+
+
+router.add_api_route(
+    "/jobs/{job_id}/plain_logs.json",
+    _plain,
+    methods=["GET"],
+    response_class=PlainTextResponse,
+    summary="Plain text log (Semaphore's UI path)",
+)
+router.add_api_route(
+    "/api/v1alpha/jobs/{job_id}/plain_logs.json",
+    _plain,
+    methods=["GET"],
+    response_class=PlainTextResponse,
+    summary="Plain text log",
+)
+
+
+@router.get("/api/v1alpha/logs/{job_id}", response_model=LogEventsOut)
+async def job_log_events(
+    job_id: str,
+    request: Request,
+    caller: CallerDep,
+    start: Annotated[int, Query(ge=0, le=10**9, description="first event index")] = 0,
+    wait: Annotated[
+        float, Query(ge=0, le=MAX_LOG_WAIT, description="seconds to wait for new events")
+    ] = 0,
+) -> LogEventsOut:
+    """Events from index `start`; with `wait`, held open until new output arrives (live tail)."""
+    db = request.app.state.db
+    signal = request.app.state.wakeups.for_log(job_id)
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        ticket = signal.ticket()
+        async with db.session() as session:
+            job = await visible_job(session, caller, job_id)
+            events = await logs.events(session, job.id, start)
+            finished = job.state == "finished"
+        remaining = deadline - asyncio.get_running_loop().time()
+        if events or finished or remaining <= 0:
+            return LogEventsOut(events=events, next=start + len(events), finished=finished)
+        # Another replica's writes carry no local wake-up: look again at least every second.
+        await wait_any([ticket], min(remaining, 1.0))

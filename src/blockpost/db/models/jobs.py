@@ -1,0 +1,56 @@
+"""Jobs as the dispatcher sees them: what to run, where, their state, and their log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from blockpost.db.base import Base, UUIDColumn, new_uuid
+from blockpost.timefmt import utcnow
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        # The claim reads the oldest queued job of one agent type.
+        Index("ix_jobs_claim", "agent_type", "state", "queued_at"),
+    )
+
+    id: Mapped[str] = mapped_column(UUIDColumn, primary_key=True, default=new_uuid)
+    name: Mapped[str] = mapped_column(String(255))
+    project_id: Mapped[str | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    agent_type: Mapped[str] = mapped_column(String(100))
+    machine_type: Mapped[str] = mapped_column(String(100), default="")
+    os_image: Mapped[str] = mapped_column(String(100), default="")
+    # pending (waiting for its block) -> queued -> running -> finished
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    result: Mapped[str | None] = mapped_column(String(16))  # passed | failed | stopped
+    result_reason: Mapped[str] = mapped_column(String(255), default="")
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    execution_time_limit: Mapped[int | None]  # seconds
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    agent_name: Mapped[str] = mapped_column(String(80), default="")
+    agent_ip: Mapped[str] = mapped_column(String(64), default="")
+    log_token_hash: Mapped[str | None] = mapped_column(String(64))
+    log_bytes: Mapped[int] = mapped_column(default=0)
+    stop_requested_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    queued_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class JobLogEvent(Base):
+    """One event line as the agent sent it; `position` is its index in the job's log."""
+
+    __tablename__ = "job_log_events"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(primary_key=True)
+    event: Mapped[str] = mapped_column(Text)

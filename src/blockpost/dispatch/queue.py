@@ -1,0 +1,195 @@
+"""The job queue: enqueue, claim (one atomic statement), stop, finish."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from blockpost.db.engine import after_commit
+from blockpost.db.models import Agent, Job
+from blockpost.dispatch.wakeup import AGENTS_CHANNEL, JOBS_CHANNEL, Wakeups
+from blockpost.errors import Conflict, NotFound
+from blockpost.timefmt import utcnow
+
+RESULTS = ("passed", "failed", "stopped")
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    path: str
+    content: bytes
+    mode: str = "0644"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What an agent needs to run a job; env values and files are plain here."""
+
+    name: str
+    agent_type: str
+    commands: Sequence[str]
+    env_vars: Sequence[tuple[str, str]] = ()
+    files: Sequence[FileSpec] = ()
+    epilogue_always: Sequence[str] = ()
+    epilogue_on_pass: Sequence[str] = ()
+    epilogue_on_fail: Sequence[str] = ()
+    machine_type: str = ""
+    os_image: str = ""
+    project_id: str | None = None
+    execution_time_limit: int | None = None  # seconds
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "commands": list(self.commands),
+            "env_vars": [{"name": name, "value": value} for name, value in self.env_vars],
+            "files": [
+                {"path": f.path, "content": base64.b64encode(f.content).decode(), "mode": f.mode}
+                for f in self.files
+            ],
+            "epilogue_always_commands": list(self.epilogue_always),
+            "epilogue_on_pass_commands": list(self.epilogue_on_pass),
+            "epilogue_on_fail_commands": list(self.epilogue_on_fail),
+            **self.extra,
+        }
+
+
+async def _notify(session: AsyncSession, channel: str, payload: str) -> None:
+    """On PostgreSQL, tells the other replicas; delivered only if the transaction commits."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_notify(:channel, :payload)"), {"channel": channel, "payload": payload}
+        )
+
+
+async def enqueue(session: AsyncSession, wakeups: Wakeups, spec: JobSpec) -> Job:
+    now = utcnow()
+    job = Job(
+        name=spec.name,
+        project_id=spec.project_id,
+        agent_type=spec.agent_type,
+        machine_type=spec.machine_type,
+        os_image=spec.os_image,
+        state="queued",
+        spec=spec.as_json(),
+        execution_time_limit=spec.execution_time_limit,
+        created_at=now,
+        queued_at=now,
+    )
+    session.add(job)
+    await session.flush()
+    await _notify(session, JOBS_CHANNEL, spec.agent_type)
+    after_commit(session, lambda: wakeups.job_queued(spec.agent_type))
+    return job
+
+
+async def claim(session: AsyncSession, agent: Agent) -> Job | None:
+    """Gives the oldest queued job of the agent's type to the agent, or None.
+
+    One statement: on PostgreSQL the candidate row is locked with SKIP LOCKED so concurrent
+    claims take different jobs; on SQLite the single writer serialises them. The outer
+    `state = 'queued'` re-check keeps it correct either way.
+    """
+    now = utcnow()
+    candidate = (
+        select(Job.id)
+        .where(Job.agent_type == agent.agent_type.name, Job.state == "queued")
+        .order_by(Job.queued_at, Job.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    job_id = await session.scalar(
+        update(Job)
+        .where(Job.id == candidate, Job.state == "queued")
+        .values(
+            state="running",
+            agent_id=agent.id,
+            agent_name=agent.name,
+            agent_ip=agent.ip_address,
+            started_at=now,
+            updated_at=now,
+        )
+        .returning(Job.id)
+    )
+    if job_id is None:
+        return None
+    agent.job_id = job_id
+    await session.flush()
+    return await session.get(Job, job_id)
+
+
+async def finish(session: AsyncSession, job: Job, result: str, reason: str = "") -> None:
+    """Ends a job once; a job already finished keeps its first result."""
+    if job.state == "finished":
+        return
+    now = utcnow()
+    job.state = "finished"
+    job.result = result
+    job.result_reason = job.result_reason or reason
+    job.finished_at = now
+    job.updated_at = now
+    job.log_token_hash = None
+    await session.flush()
+
+
+async def request_stop(session: AsyncSession, wakeups: Wakeups, job: Job, reason: str) -> None:
+    """A queued job ends stopped at once; a running one is stopped by its agent."""
+    if job.state == "finished":
+        return
+    if job.state in {"pending", "queued"}:
+        await finish(session, job, "stopped", reason)
+        return
+    if job.stop_requested_at is None:
+        job.stop_requested_at = utcnow()
+        job.result_reason = reason
+        await session.flush()
+        if job.agent_id is not None:
+            agent_id = job.agent_id
+            await _notify(session, AGENTS_CHANNEL, str(agent_id))
+            after_commit(session, lambda: wakeups.agent_poked(agent_id))
+
+
+async def get_job(session: AsyncSession, job_id: str) -> Job:
+    job = await session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id!r} not found")
+    return job
+
+
+async def assigned_job(session: AsyncSession, agent: Agent, job_id: str) -> Job:
+    """The job, if the server gave it to this agent; otherwise NotFound (never another's)."""
+    job = await session.get(Job, job_id)
+    if job is None or job.agent_id != agent.id:
+        raise NotFound(f"job {job_id!r} is not assigned to this agent")
+    if job.state != "running":
+        raise Conflict(f"job {job_id!r} is {job.state}")
+    return job
+
+
+async def stale_running(session: AsyncSession) -> Sequence[Job]:
+    """Running jobs past their time limit that have not been asked to stop yet."""
+    now = utcnow()
+    rows = await session.scalars(
+        select(Job).where(
+            Job.state == "running",
+            Job.execution_time_limit.is_not(None),
+            Job.stop_requested_at.is_(None),
+        )
+    )
+    return [
+        job
+        for job in rows
+        if job.started_at is not None
+        and (now - job.started_at).total_seconds() >= (job.execution_time_limit or 0)
+    ]
+
+
+async def release_agent(session: AsyncSession, agent: Agent) -> None:
+    await session.execute(update(Agent).where(Agent.id == agent.id).values(job_id=None))
+    agent.job_id = None

@@ -1,0 +1,68 @@
+"""A loop that keeps the queue honest: lost agents fail their job, time limits stop jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy import delete, select
+
+from blockpost.db.engine import Database
+from blockpost.db.models import Agent, Job
+from blockpost.dispatch import queue, registry, sync
+from blockpost.dispatch.wakeup import Wakeups
+
+log = logging.getLogger(__name__)
+
+
+class Reaper:
+    def __init__(self, db: Database, wakeups: Wakeups, lease_seconds: int) -> None:
+        self.db = db
+        self.wakeups = wakeups
+        self.lease_seconds = lease_seconds
+        self.interval = max(lease_seconds / 4, 1.0)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="blockpost-reaper")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reaper pass failed; trying again next interval")
+            await asyncio.sleep(self.interval)
+
+    async def run_once(self) -> None:
+        async with self.db.session() as session:
+            for agent in await sync.lost_agents(session, self.lease_seconds):
+                if agent.job_id is not None:
+                    job = await session.get(Job, agent.job_id)
+                    if job is not None:
+                        reason = f"agent {agent.name} was lost: no sync for {self.lease_seconds} s"
+                        await queue.finish(session, job, "failed", reason)
+                log.warning(
+                    "agent %s lost (no sync for %s s); removed", agent.name, self.lease_seconds
+                )
+                await session.execute(delete(Agent).where(Agent.id == agent.id))
+                self.wakeups.forget_agent(agent.id)
+            orphans = await session.scalars(
+                select(Job).where(Job.state == "running", Job.agent_id.is_(None))
+            )
+            for job in orphans:
+                await queue.finish(session, job, "failed", "the agent running this job is gone")
+            for job in await queue.stale_running(session):
+                await queue.request_stop(
+                    session, self.wakeups, job, "execution time limit exceeded"
+                )
+            await registry.purge_released(session)

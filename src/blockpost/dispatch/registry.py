@@ -1,0 +1,163 @@
+"""Agents: registration with a type's token, lookup by agent token, listing, disconnect."""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from blockpost.db.models import Agent, AgentType, Job
+from blockpost.errors import Conflict, InvalidInput, NotFound
+from blockpost.security import new_token, token_hash
+from blockpost.timefmt import utcnow
+
+NAME_RE = re.compile(r"^[a-zA-Z0-9-_/+]+$")
+NAME_MAX = 80
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    version: str = ""
+    pid: int = 0
+    os: str = ""
+    arch: str = ""
+    hostname: str = ""
+    single_job: bool = False
+    idle_timeout: int = 0
+    interruption_grace_period: int = 0
+    job_id: str = ""
+
+
+def random_name() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(15)).decode()
+
+
+async def type_for_token(session: AsyncSession, token: str) -> AgentType | None:
+    return await session.scalar(select(AgentType).where(AgentType.token_hash == token_hash(token)))
+
+
+async def agent_for_token(session: AsyncSession, token: str) -> Agent | None:
+    return await session.scalar(
+        select(Agent).where(Agent.token_hash == token_hash(token), Agent.state == "registered")
+    )
+
+
+async def log_token_valid(session: AsyncSession, job_id: str, token: str) -> bool:
+    """The token is the current log token of a running job (it ends with the job)."""
+    found = await session.scalar(
+        select(Job.id).where(Job.id == job_id, Job.log_token_hash == token_hash(token))
+    )
+    return found is not None
+
+
+async def register(
+    session: AsyncSession,
+    agent_type: AgentType,
+    request: Registration,
+    *,
+    ip_address: str,
+    user_agent: str,
+) -> tuple[Agent, str]:
+    name = request.name or random_name()
+    if len(name) > NAME_MAX or not NAME_RE.match(name):
+        raise InvalidInput(
+            "name", r"must be 1-80 characters matching ^[a-zA-Z0-9-_/+]+$ (URLs are not names)"
+        )
+    if request.job_id:
+        raise InvalidInput("job_id", "starting an agent for one given job is not supported")
+    existing = await session.scalar(select(Agent).where(Agent.name == name))
+    if existing is not None:
+        released = existing.state == "disconnected" and (
+            existing.disconnected_at is None
+            or existing.disconnected_at + timedelta(seconds=existing.agent_type.release_after)
+            <= utcnow()
+        )
+        if not released:
+            raise Conflict(f"name: an agent named {name!r} is already registered")
+        await session.delete(existing)
+        await session.flush()
+    secret = new_token()
+    agent = Agent(
+        name=name,
+        agent_type_id=agent_type.id,
+        token_hash=token_hash(secret),
+        version=request.version[:64],
+        os=request.os[:255],
+        arch=request.arch[:64],
+        hostname=request.hostname[:255],
+        pid=request.pid,
+        ip_address=ip_address[:64],
+        user_agent=user_agent[:255],
+        single_job=request.single_job,
+        idle_timeout=max(request.idle_timeout, 0),
+        interruption_grace_period=max(request.interruption_grace_period, 0),
+    )
+    session.add(agent)
+    await session.flush()
+    await session.refresh(agent, ["agent_type"])
+    return agent, secret
+
+
+async def list_agents(
+    session: AsyncSession, agent_type: str | None, page_size: int, cursor: str | None
+) -> tuple[Sequence[Agent], str]:
+    """Connected agents by name; the returned cursor ("" at the end) is the next page."""
+    query = select(Agent).join(AgentType).where(Agent.state == "registered")
+    if agent_type:
+        query = query.where(AgentType.name == agent_type)
+    if cursor:
+        query = query.where(Agent.name > _decode_cursor(cursor))
+    rows = (await session.scalars(query.order_by(Agent.name).limit(page_size + 1))).all()
+    if len(rows) > page_size:
+        return rows[:page_size], _encode_cursor(rows[page_size - 1].name)
+    return rows, ""
+
+
+def _encode_cursor(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("cursor", "is not a cursor this server gave out") from None
+
+
+async def describe(session: AsyncSession, name: str) -> Agent:
+    agent = await session.scalar(
+        select(Agent).where(Agent.name == name, Agent.state == "registered")
+    )
+    if agent is None:
+        raise NotFound(f"agent {name!r} not found")
+    return agent
+
+
+async def disconnect(session: AsyncSession, agent: Agent) -> None:
+    """Removes the agent, or keeps its name reserved for the type's release_after seconds."""
+    if agent.agent_type.release_after:
+        agent.state = "disconnected"
+        agent.disconnected_at = utcnow()
+        agent.job_id = None
+    else:
+        await session.execute(delete(Agent).where(Agent.id == agent.id))
+    await session.flush()
+
+
+async def purge_released(session: AsyncSession) -> None:
+    """Deletes disconnected agents whose names are no longer reserved."""
+    rows = await session.scalars(select(Agent).where(Agent.state == "disconnected"))
+    now = utcnow()
+    for agent in rows:
+        if agent.disconnected_at is None or (
+            agent.disconnected_at + timedelta(seconds=agent.agent_type.release_after) <= now
+        ):
+            await session.delete(agent)
+    await session.flush()

@@ -1,0 +1,172 @@
+"""The agent sync protocol: what an agent reports, what the server answers.
+
+A `waiting-for-jobs` or `running-job` sync is held open (up to `hold` seconds) until
+there is something to say — a job to run, a stop — so a queued job reaches an idle
+agent in milliseconds instead of at its next poll.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from blockpost.db.engine import Database
+from blockpost.db.models import Agent, Job
+from blockpost.dispatch import queue
+from blockpost.dispatch.wakeup import Wakeups, wait_any
+from blockpost.errors import InvalidInput, NotFound
+from blockpost.timefmt import from_epoch, utcnow
+
+STATES = ("waiting-for-jobs", "starting-job", "running-job", "stopping-job", "finished-job")
+LEGACY_FAILED_STATES = ("failed-to-fetch-job", "failed-to-construct-job", "failed-to-send-callback")
+# After a held sync the agent should come straight back: 0 would make the official agent
+# pick a random 3-6 s, so 1 ms is the smallest useful value.
+RECONNECT_MS = 1
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    state: str
+    job_id: str = ""
+    job_result: str = ""
+    interrupted_at: int = 0
+
+
+@dataclass(frozen=True)
+class SyncAnswer:
+    action: str
+    job_id: str = ""
+    shutdown_reason: str = ""
+    next_sync_after: int = RECONNECT_MS
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "job_id": self.job_id,
+            "shutdown_reason": self.shutdown_reason,
+            "next_sync_after": self.next_sync_after,
+        }
+
+
+def _busy_interval() -> int:
+    return random.randint(4000, 6000)
+
+
+async def _load(session: AsyncSession, agent_id: int) -> Agent:
+    agent = await session.get(Agent, agent_id, populate_existing=True)
+    if agent is None or agent.state != "registered":
+        raise NotFound("agent not found (removed as lost or disconnected); register again")
+    return agent
+
+
+def _record(agent: Agent, request: SyncRequest) -> None:
+    now = utcnow()
+    if agent.last_sync_state != request.state:
+        agent.last_state_change_at = now
+    agent.last_sync_at = now
+    agent.last_sync_state = request.state
+    if request.interrupted_at > 0 and agent.interrupted_at is None:
+        agent.interrupted_at = from_epoch(request.interrupted_at)
+
+
+def _interrupt_expired(agent: Agent) -> bool:
+    if agent.interrupted_at is None:
+        return False
+    grace = timedelta(seconds=agent.interruption_grace_period)
+    return utcnow() - agent.interrupted_at >= grace
+
+
+async def _waiting(session: AsyncSession, agent: Agent) -> SyncAnswer | None:
+    if agent.disabled_at is not None:
+        return SyncAnswer("shutdown", shutdown_reason="requested")
+    if agent.interrupted_at is not None:
+        return SyncAnswer("shutdown", shutdown_reason="interrupted")
+    if agent.job_id is not None:
+        # The agent lost track of a job we gave it (e.g. it restarted): that job failed.
+        job = await session.get(Job, agent.job_id)
+        if job is not None:
+            await queue.finish(session, job, "failed", "the agent stopped reporting this job")
+        await queue.release_agent(session, agent)
+    job = await queue.claim(session, agent)
+    if job is not None:
+        return SyncAnswer("run-job", job_id=job.id, next_sync_after=RECONNECT_MS)
+    idle_for = (utcnow() - agent.last_state_change_at).total_seconds()
+    if agent.idle_timeout and idle_for >= agent.idle_timeout:
+        return SyncAnswer("shutdown", shutdown_reason="idle")
+    return None
+
+
+async def _running(session: AsyncSession, agent: Agent, job_id: str) -> SyncAnswer | None:
+    job = await session.get(Job, job_id, populate_existing=True) if job_id else None
+    if job is None or job.agent_id != agent.id or job.state != "running":
+        return SyncAnswer("stop-job", job_id=job_id)
+    if job.stop_requested_at is not None or agent.disabled_at is not None:
+        return SyncAnswer("stop-job", job_id=job_id)
+    if _interrupt_expired(agent):
+        return SyncAnswer("stop-job", job_id=job_id)
+    return None
+
+
+async def _finished(session: AsyncSession, agent: Agent, request: SyncRequest) -> SyncAnswer:
+    result = request.job_result if request.job_result in queue.RESULTS else "failed"
+    job = await session.get(Job, request.job_id) if request.job_id else None
+    if job is not None and job.agent_id == agent.id:
+        reason = "" if request.job_result else "the agent reported no result"
+        await queue.finish(session, job, result, reason)
+    if agent.job_id == request.job_id or job is not None:
+        await queue.release_agent(session, agent)
+    if agent.disabled_at is not None:
+        return SyncAnswer("shutdown", shutdown_reason="requested")
+    if agent.single_job:
+        return SyncAnswer("shutdown", shutdown_reason="job-finished")
+    if agent.interrupted_at is not None:
+        return SyncAnswer("shutdown", shutdown_reason="interrupted")
+    return SyncAnswer("wait-for-jobs")
+
+
+async def sync(
+    db: Database, wakeups: Wakeups, agent_id: int, request: SyncRequest, *, hold: float
+) -> SyncAnswer:
+    if request.state in LEGACY_FAILED_STATES:
+        request = SyncRequest("finished-job", request.job_id, "failed", request.interrupted_at)
+    if request.state not in STATES:
+        raise InvalidInput("state", f"must be one of {', '.join(STATES)}")
+    if request.job_result and request.job_result not in queue.RESULTS:
+        raise InvalidInput("job_result", f"must be one of {', '.join(queue.RESULTS)} or empty")
+    deadline = utcnow() + timedelta(seconds=hold)
+    first = True
+    while True:
+        async with db.session() as session:
+            agent = await _load(session, agent_id)
+            if first:
+                _record(agent, request)
+                first = False
+            # Tickets are taken before looking, so a wake-up between look and wait counts.
+            tickets = [wakeups.for_agent(agent.id).ticket()]
+            if request.state == "waiting-for-jobs":
+                tickets.append(wakeups.for_type(agent.agent_type.name).ticket())
+                answer = await _waiting(session, agent)
+            elif request.state == "running-job":
+                answer = await _running(session, agent, request.job_id)
+            elif request.state == "finished-job":
+                answer = await _finished(session, agent, request)
+            else:
+                answer = SyncAnswer("continue", next_sync_after=1000)
+        if answer is not None:
+            return answer
+        remaining = (deadline - utcnow()).total_seconds()
+        if remaining <= 0 or not await wait_any(tickets, remaining):
+            interval = RECONNECT_MS if request.state == "waiting-for-jobs" else _busy_interval()
+            return SyncAnswer("continue", next_sync_after=min(interval, 2000))
+
+
+async def lost_agents(session: AsyncSession, lease_seconds: int) -> list[Agent]:
+    """Registered agents that have not synced within the lease (or never since registering)."""
+    cutoff = utcnow() - timedelta(seconds=lease_seconds)
+    rows = await session.scalars(select(Agent).where(Agent.state == "registered"))
+    return [agent for agent in rows if (agent.last_sync_at or agent.connected_at) < cutoff]

@@ -1,0 +1,129 @@
+"""Wake-ups for held syncs: a queued job wakes agents of its type, a stop wakes its agent.
+
+In one process an asyncio event does it; across server replicas on PostgreSQL, NOTIFY
+(sent in the same transaction as the change) reaches every replica's listener. Either is
+only a hint: a held sync also re-checks the database when its hold time runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+JOBS_CHANNEL = "blockpost_jobs"
+AGENTS_CHANNEL = "blockpost_agents"
+
+
+class Signal:
+    """Take `ticket()` before checking the database, then wait on it: no wake-up is lost."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def ticket(self) -> asyncio.Event:
+        return self._event
+
+    def fire(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+
+async def wait_any(tickets: list[asyncio.Event], within: float) -> bool:
+    """True as soon as one ticket fires; False when `within` seconds pass first."""
+    if any(ticket.is_set() for ticket in tickets):
+        return True
+    waiters = [asyncio.ensure_future(ticket.wait()) for ticket in tickets]
+    try:
+        done, _ = await asyncio.wait(waiters, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    return bool(done)
+
+
+class Wakeups:
+    def __init__(self) -> None:
+        self._types: dict[str, Signal] = {}
+        self._agents: dict[int, Signal] = {}
+        self._logs: dict[str, Signal] = {}
+
+    def for_log(self, job_id: str) -> Signal:
+        return self._logs.setdefault(job_id, Signal())
+
+    def log_written(self, job_id: str) -> None:
+        self.for_log(job_id).fire()
+
+    def forget_log(self, job_id: str) -> None:
+        self._logs.pop(job_id, None)
+
+    def for_type(self, agent_type: str) -> Signal:
+        return self._types.setdefault(agent_type, Signal())
+
+    def for_agent(self, agent_id: int) -> Signal:
+        return self._agents.setdefault(agent_id, Signal())
+
+    def job_queued(self, agent_type: str) -> None:
+        self.for_type(agent_type).fire()
+
+    def agent_poked(self, agent_id: int) -> None:
+        self.for_agent(agent_id).fire()
+
+    def forget_agent(self, agent_id: int) -> None:
+        self._agents.pop(agent_id, None)
+
+    def on_notification(self, channel: str, payload: str) -> None:
+        if channel == JOBS_CHANNEL:
+            self.job_queued(payload)
+        elif channel == AGENTS_CHANNEL and payload.isdigit():
+            self.agent_poked(int(payload))
+
+
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
+
+
+class PostgresListener:
+    """LISTENs on one dedicated connection and turns notifications into local wake-ups."""
+
+    def __init__(self, connect: Connect, wakeups: Wakeups) -> None:
+        self._connect = connect
+        self._wakeups = wakeups
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="blockpost-listen")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._listen_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("LISTEN connection lost; retrying in 1 s", exc_info=True)
+            await asyncio.sleep(1)
+
+    async def _listen_once(self) -> None:
+        conn = await self._connect()
+        closed = asyncio.Event()
+        conn.add_termination_listener(lambda _conn: closed.set())
+        try:
+            for channel in (JOBS_CHANNEL, AGENTS_CHANNEL):
+                await conn.add_listener(channel, self._received)
+            await closed.wait()
+        finally:
+            await conn.close()
+
+    def _received(self, _conn: object, _pid: int, channel: str, payload: object) -> None:
+        self._wakeups.on_notification(channel, str(payload))
