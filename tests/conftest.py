@@ -57,6 +57,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         secret_key="test-secret-key",
         max_body_bytes=64 * 1024,
+        sync_hold_seconds=1.0,
+        log_max_bytes=200_000,
     )
 
 

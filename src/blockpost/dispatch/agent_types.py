@@ -54,7 +54,7 @@ async def _counts(session: AsyncSession, ids: Sequence[int]) -> dict[int, int]:
         .where(Agent.agent_type_id.in_(ids), Agent.state == "registered")
         .group_by(Agent.agent_type_id)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def get(session: AsyncSession, name: str) -> AgentType:
