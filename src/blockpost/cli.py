@@ -1,4 +1,4 @@
-"""Command line: `blockpost serve | db … | user … | token create | validate FILE…`."""
+"""Command line: `blockpost serve | agent | db … | user … | token create | validate FILE…`."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (BLOCKPOST_PORT, default 8000)")
     serve.add_argument("--admin-password", help="admin password on first start")
     serve.add_argument(
+        "--agents", type=int, help="embedded agents to start (BLOCKPOST_AGENTS, default 1)"
+    )
+    serve.add_argument(
         "--no-migrate",
         dest="migrate_on_start",
         action="store_false",
@@ -65,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     token_create = token.add_parser("create", help="create an API token for USER and print it")
     token_create.add_argument("name")
 
+    agent = commands.add_parser("agent", help="run a self-hosted agent against a server")
+    agent.add_argument("--url", required=True, help="server URL, e.g. http://127.0.0.1:8000")
+    agent.add_argument("--token", required=True, help="the agent type's registration token")
+    agent.add_argument("--name", default="", help="agent name (random by default)")
+    agent.add_argument("--disconnect-after-job", action="store_true")
+    agent.add_argument("--disconnect-after-idle-timeout", type=int, default=0, metavar="SECONDS")
+    agent.add_argument("--workdir", type=Path, help="where jobs run (default: home directory)")
+
     validate = commands.add_parser(
         "validate", help="check pipeline YAML files (no server or database needed)"
     )
@@ -73,7 +84,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    keys = ("data_dir", "database_url", "host", "port", "admin_password", "migrate_on_start")
+    keys = (
+        "data_dir",
+        "database_url",
+        "host",
+        "port",
+        "admin_password",
+        "migrate_on_start",
+        "agents",
+    )
     overrides: dict[str, Any] = {
         key: getattr(args, key) for key in keys if getattr(args, key, None) is not None
     }
@@ -178,6 +197,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "validate":
         return _validate(args.files)
+    if args.command == "agent":
+        from blockpost.agent.main import AgentOptions, run_agent
+
+        options = AgentOptions(
+            url=args.url,
+            token=args.token,
+            name=args.name,
+            disconnect_after_job=args.disconnect_after_job,
+            idle_timeout=args.disconnect_after_idle_timeout,
+        )
+        if args.workdir:
+            options.workdir = args.workdir
+        return run_agent(options)
     try:
         settings = _settings(args)
         settings.prepare_data_dir()

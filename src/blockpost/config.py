@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     log_max_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024, description="Cap on one job's log."
     )
+    agents: int = Field(
+        default=1, ge=0, le=64, description="Embedded agents `serve` starts (type s1-local)."
+    )
+    hosted_agent_type: str = Field(
+        default="s1-local",
+        pattern=r"^s1-[a-zA-Z0-9-_]+$",
+        description="Agent type that runs jobs asking for a hosted machine (e1-standard-2, ...).",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -43,6 +43,7 @@ class ServerProcess:
             "BLOCKPOST_ADMIN_PASSWORD": self.admin_password,
             "BLOCKPOST_HOST": "127.0.0.1",
             "BLOCKPOST_PORT": str(self.port),
+            "BLOCKPOST_AGENTS": "0",
             **self.extra_env,
         }
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
-from blockpost.api.deps import CallerDep, SessionDep
+from blockpost.api.deps import CallerDep, SessionDep, SettingsDep
 from blockpost.db.models import Job
 from blockpost.dispatch import logs, queue
+from blockpost.dispatch.queue import FileSpec, JobSpec
 from blockpost.dispatch.wakeup import wait_any
+from blockpost.errors import InvalidInput
+from blockpost.services import projects
 from blockpost.services.jobs import visible_job
 from blockpost.timefmt import epoch_str
 
@@ -58,10 +62,91 @@ def job_json(job: Job) -> dict[str, Any]:
     }
 
 
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NameValueIn(_In):
+    name: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    value: str = Field(max_length=64 * 1024)
+
+
+class FileIn(_In):
+    path: str = Field(min_length=1, max_length=1024)
+    content: str = Field(max_length=4 * 1024 * 1024, description="base64")
+
+
+class MachineIn(_In):
+    type: str = Field(min_length=1, max_length=100)
+    os_image: str = Field(default="", max_length=100)
+
+
+class AgentIn(_In):
+    machine: MachineIn
+
+
+class JobSpecIn(_In):
+    project_id: str = Field(min_length=1, max_length=100)
+    agent: AgentIn
+    env_vars: list[NameValueIn] = Field(default=[], max_length=1000)
+    files: list[FileIn] = Field(default=[], max_length=100)
+    commands: list[str] = Field(min_length=1, max_length=1000)
+    epilogue_always_commands: list[str] = Field(default=[], max_length=1000)
+    epilogue_on_pass_commands: list[str] = Field(default=[], max_length=1000)
+    epilogue_on_fail_commands: list[str] = Field(default=[], max_length=1000)
+
+
+class JobMetadataIn(_In):
+    name: str = Field(min_length=1, max_length=255)
+
+
+class JobIn(_In):
+    apiVersion: str | None = None  # noqa: N815  (the sem CLI sends it)
+    kind: str | None = None
+    metadata: JobMetadataIn
+    spec: JobSpecIn
+
+
 class LogEventsOut(BaseModel):
     events: list[dict[str, Any]]
     next: int
     finished: bool
+
+
+@router.post("/api/v1alpha/jobs")
+async def create_job(
+    body: JobIn, request: Request, session: SessionDep, settings: SettingsDep, caller: CallerDep
+) -> dict[str, Any]:
+    """A standalone job (as `sem create job`): it queues for the agent type its machine names;
+    hosted machine types (e1-..., f1-...) go to the configured hosted agent type."""
+    project = await projects.runnable(session, caller, body.spec.project_id)
+    machine = body.spec.agent.machine
+    agent_type = machine.type if machine.type.startswith("s1-") else settings.hosted_agent_type
+    files = []
+    for index, item in enumerate(body.spec.files):
+        try:
+            content = base64.b64decode(item.content, validate=True)
+        except ValueError:
+            raise InvalidInput(f"spec.files.{index}.content", "is not base64") from None
+        files.append(FileSpec(item.path, content))
+    job = await queue.enqueue(
+        session,
+        request.app.state.wakeups,
+        JobSpec(
+            name=body.metadata.name,
+            agent_type=agent_type,
+            commands=body.spec.commands,
+            env_vars=[(e.name, e.value) for e in body.spec.env_vars],
+            files=files,
+            epilogue_always=body.spec.epilogue_always_commands,
+            epilogue_on_pass=body.spec.epilogue_on_pass_commands,
+            epilogue_on_fail=body.spec.epilogue_on_fail_commands,
+            machine_type=machine.type,
+            os_image=machine.os_image,
+            project_id=project.id,
+        ),
+    )
+    return job_json(job)
 
 
 @router.get("/api/v1alpha/jobs/{job_id}")

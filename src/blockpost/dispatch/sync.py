@@ -27,6 +27,7 @@ LEGACY_FAILED_STATES = ("failed-to-fetch-job", "failed-to-construct-job", "faile
 # After a held sync the agent should come straight back: 0 would make the official agent
 # pick a random 3-6 s, so 1 ms is the smallest useful value.
 RECONNECT_MS = 1
+RUNNING_HOLD = 2.0
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,10 @@ async def sync(
         raise InvalidInput("state", f"must be one of {', '.join(STATES)}")
     if request.job_result and request.job_result not in queue.RESULTS:
         raise InvalidInput("job_result", f"must be one of {', '.join(queue.RESULTS)} or empty")
+    if request.state == "running-job":
+        # The official agent cannot cut a request short when its job ends, so a running
+        # agent is held only briefly: stops still arrive within RUNNING_HOLD seconds.
+        hold = min(hold, RUNNING_HOLD)
     deadline = utcnow() + timedelta(seconds=hold)
     first = True
     while True:

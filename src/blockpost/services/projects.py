@@ -124,6 +124,16 @@ async def get_project(session: AsyncSession, caller: Principal, id_or_name: str)
     return project
 
 
+async def runnable(session: AsyncSession, caller: Principal, id_or_name: str) -> Project:
+    """The project, if the caller may run jobs in it: its owner, a member, or an admin."""
+    project = await get_project(session, caller, id_or_name)
+    if caller.admin or project.owner_id == caller.id:
+        return project
+    if await session.get(ProjectMember, (project.id, caller.id)) is None:
+        raise PermissionDenied("only the project's owner, members or an administrator may run jobs")
+    return project
+
+
 async def _manageable(session: AsyncSession, caller: Principal, id_or_name: str) -> Project:
     project = await get_project(session, caller, id_or_name)
     if not (caller.admin or project.owner_id == caller.id):

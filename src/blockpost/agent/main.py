@@ -1,0 +1,234 @@
+"""The agent loop: register, sync, run what the server says, report, disconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import platform
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from blockpost import __version__
+from blockpost.agent.logship import LogShipper
+from blockpost.agent.runner import JobRunner
+
+log = logging.getLogger("blockpost.agent")
+API = "/api/v1/self_hosted_agents"
+REQUEST_TIMEOUT = 30.0  # as the official agent: held syncs are answered well before this
+GIVE_UP_AFTER = 600.0  # no successful sync for this long: shut down
+
+
+@dataclass
+class AgentOptions:
+    url: str
+    token: str
+    name: str = ""
+    disconnect_after_job: bool = False
+    idle_timeout: int = 0
+    workdir: Path = field(default_factory=Path.home)
+
+
+class Agent:
+    def __init__(self, options: AgentOptions) -> None:
+        self.options = options
+        self.client = httpx.AsyncClient(
+            base_url=options.url.rstrip("/"),
+            timeout=REQUEST_TIMEOUT,
+            headers={"User-Agent": f"blockpost-agent/{__version__}"},
+        )
+        self.agent_token = ""
+        self.state = "waiting-for-jobs"
+        self.job_id = ""
+        self.job_result = ""
+        self.interrupted_at = 0
+        self.runner: JobRunner | None = None
+        self.job_task: asyncio.Task[str] | None = None
+        # Set when something the server must hear about happens (job end, SIGTERM).
+        self.poked = asyncio.Event()
+        self.stopping: asyncio.Task[None] | None = None
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Token {self.agent_token}"}
+
+    async def register(self) -> None:
+        body = {
+            "name": self.options.name,
+            "version": __version__,
+            "pid": os.getpid(),
+            "os": f"{platform.system()} {platform.release()}",
+            "arch": platform.machine(),
+            "hostname": socket.gethostname(),
+            "single_job": self.options.disconnect_after_job,
+            "idle_timeout": self.options.idle_timeout,
+            "interruption_grace_period": 0,
+            "job_id": "",
+        }
+        for attempt in range(30):
+            try:
+                response = await self.client.post(
+                    f"{API}/register",
+                    json=body,
+                    headers={"Authorization": f"Token {self.options.token}"},
+                )
+            except httpx.HTTPError as exc:
+                log.warning("register failed (%s); attempt %d", exc, attempt + 1)
+            else:
+                if response.status_code == 201:
+                    self.agent_token = response.json()["token"]
+                    log.info("registered as %s", response.json()["name"])
+                    return
+                if 400 <= response.status_code < 500:
+                    raise SystemExit(
+                        f"registration refused: {response.status_code} {response.text}"
+                    )
+            await asyncio.sleep(1)
+        raise SystemExit("could not register with the server")
+
+    async def _sync(self) -> dict[str, Any]:
+        response = await self.client.post(
+            f"{API}/sync",
+            json={
+                "state": self.state,
+                "job_id": self.job_id,
+                "job_result": self.job_result,
+                "interrupted_at": self.interrupted_at,
+            },
+            headers=self._auth(),
+        )
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    async def _sync_or_poke(self) -> dict[str, Any] | None:
+        """A sync; news for the server (job end, SIGTERM) cuts a held sync short (None)."""
+        self.poked.clear()
+        if self.job_task is not None and self.job_task.done():
+            return None
+        sync = asyncio.create_task(self._sync())
+        poke = asyncio.create_task(self.poked.wait())
+        done, _ = await asyncio.wait({sync, poke}, return_when=asyncio.FIRST_COMPLETED)
+        poke.cancel()
+        if sync in done:
+            return sync.result()
+        sync.cancel()
+        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+            await sync
+        return None
+
+    async def _refresh_log_token(self) -> str:
+        response = await self.client.post(f"{API}/refresh", headers=self._auth())
+        response.raise_for_status()
+        return str(response.json()["token"])
+
+    async def _start_job(self, job_id: str) -> None:
+        self.state, self.job_id, self.job_result = "starting-job", job_id, ""
+        try:
+            response = await self.client.get(f"{API}/jobs/{job_id}", headers=self._auth())
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            log.error("could not fetch job %s: %s", job_id, exc)
+            self.state, self.job_result = "finished-job", "failed"
+            return
+        payload = response.json()
+        logger = payload["logger"]
+        shipper = LogShipper(self.client, logger["url"], logger["token"], self._refresh_log_token)
+        shipper.start()
+        self.runner = JobRunner(payload, self.options.workdir, shipper)
+        self.job_task = asyncio.create_task(self._run_job(self.runner, shipper))
+        self.job_task.add_done_callback(lambda _task: self.poked.set())
+        self.state = "running-job"
+        log.info("running job %s (%s)", job_id, payload.get("job_name", ""))
+
+    @staticmethod
+    async def _run_job(runner: JobRunner, shipper: LogShipper) -> str:
+        try:
+            return await runner.run()
+        finally:
+            await shipper.close()
+
+    def _collect_job(self) -> None:
+        if self.job_task is not None and self.job_task.done():
+            try:
+                self.job_result = self.job_task.result()
+            except Exception:
+                log.exception("job %s crashed", self.job_id)
+                self.job_result = "failed"
+            self.state = "finished-job"
+            self.job_task = None
+            self.runner = None
+            log.info("job %s finished: %s", self.job_id, self.job_result)
+
+    async def _stop_job(self) -> None:
+        if self.runner is not None and self.state == "running-job":
+            self.state = "stopping-job"
+            await self.runner.stop()
+
+    def interrupt(self) -> None:
+        if not self.interrupted_at:
+            self.interrupted_at = int(time.time())
+            log.info("interrupted: finishing up")
+            if self.runner is not None:
+                self.stopping = asyncio.create_task(self._stop_job())
+            self.poked.set()
+
+    async def run(self) -> int:
+        await self.register()
+        last_ok = time.monotonic()
+        try:
+            while True:
+                self._collect_job()
+                try:
+                    answer = await self._sync_or_poke()
+                except httpx.HTTPError as exc:
+                    if time.monotonic() - last_ok > GIVE_UP_AFTER:
+                        log.error("no successful sync for %d s: shutting down", GIVE_UP_AFTER)
+                        return 1
+                    status = getattr(getattr(exc, "response", None), "status_code", None)
+                    if status == 404:
+                        log.error("the server no longer knows this agent: shutting down")
+                        return 1
+                    log.warning("sync failed (%s); retrying", exc)
+                    await asyncio.sleep(1)
+                    continue
+                if answer is None:
+                    continue
+                last_ok = time.monotonic()
+                action = answer.get("action")
+                if action == "run-job":
+                    await self._start_job(answer["job_id"])
+                    continue
+                if action == "stop-job":
+                    await self._stop_job()
+                elif action == "wait-for-jobs":
+                    self.state, self.job_id, self.job_result = "waiting-for-jobs", "", ""
+                elif action == "shutdown":
+                    log.info("shutting down: %s", answer.get("shutdown_reason", ""))
+                    return 0
+                delay = int(answer.get("next_sync_after") or 1000) / 1000
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.poked.wait(), delay)
+        finally:
+            with contextlib.suppress(httpx.HTTPError):
+                await self.client.post(f"{API}/disconnect", headers=self._auth())
+            await self.client.aclose()
+
+
+def run_agent(options: AgentOptions) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s")
+
+    async def main() -> int:
+        agent = Agent(options)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, agent.interrupt)
+        return await agent.run()
+
+    return asyncio.run(main())

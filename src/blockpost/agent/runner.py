@@ -1,0 +1,135 @@
+"""Runs one job payload: environment, files, commands until the first failure, epilogues."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from blockpost.agent.logship import LogShipper
+from blockpost.agent.shell import Shell, ShellGone
+
+SAFE_VALUE = re.compile(r"^[\w@%+=:,./-]*$")
+CHECKOUT = Path(__file__).with_name("checkout.sh")
+
+
+def shell_quote(value: str) -> str:
+    if value and SAFE_VALUE.match(value):
+        return value
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+class JobRunner:
+    def __init__(self, payload: dict[str, Any], workdir: Path, logs: LogShipper) -> None:
+        self.payload = payload
+        self.logs = logs
+        self.shell = Shell(workdir, prelude=f"source {CHECKOUT}")
+        self.stopped = False
+
+    async def _output(self, text: str) -> None:
+        self.logs.emit("cmd_output", output=text)
+
+    async def _command(self, directive: str, body: str | None = None) -> int:
+        started = int(time.time())
+        self.logs.emit("cmd_started", directive=directive)
+        try:
+            code = await self.shell.run(body if body is not None else directive, self._output)
+        except ShellGone:
+            code = 1
+        self.logs.emit(
+            "cmd_finished",
+            directive=directive,
+            exit_code=code,
+            started_at=started,
+            finished_at=int(time.time()),
+        )
+        return code
+
+    async def _export(self, variables: list[tuple[str, str]]) -> int:
+        env_file = self.shell.tmp / f"env-{time.time_ns()}"
+        env_file.write_text("".join(f"export {n}={shell_quote(v)}\n" for n, v in variables))
+        self.logs.emit("cmd_started", directive="Exporting environment variables")
+        for name, _ in variables:
+            self.logs.emit("cmd_output", output=f"Exporting {name}\n")
+        try:
+            code = await self.shell.run(f"source {env_file}", self._output)
+        except ShellGone:
+            code = 1
+        self.logs.emit("cmd_finished", directive="Exporting environment variables", exit_code=code)
+        return code
+
+    def _inject_files(self) -> None:
+        files = self.payload.get("files") or []
+        if not files:
+            return
+        self.logs.emit("cmd_started", directive="Injecting Files")
+        home = self.shell.workdir
+        for item in files:
+            path = Path(str(item["path"]).replace("~", str(home), 1))
+            target = path if path.is_absolute() else home / path
+            mode = str(item.get("mode") or "0644")
+            self.logs.emit("cmd_output", output=f"Injecting {item['path']} with file mode {mode}\n")
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+            target.write_bytes(base64.b64decode(item.get("content", "")))
+            target.chmod(int(mode, 8))
+        self.logs.emit("cmd_finished", directive="Injecting Files", exit_code=0)
+
+    async def _until_failure(self, commands: list[dict[str, str]]) -> int:
+        for command in commands:
+            if self.stopped:
+                return 1
+            code = await self._command(command["directive"])
+            if code != 0:
+                return code
+        return 0
+
+    async def run(self) -> str:
+        """Returns the job result: passed, failed or stopped."""
+        self.logs.emit("job_started")
+        await self.shell.start()
+        try:
+            variables = [
+                (env["name"], base64.b64decode(env["value"]).decode("utf-8", "replace"))
+                for env in self.payload.get("env_vars") or []
+            ]
+            code = await self._export(variables) if variables else 0
+            if code == 0:
+                self._inject_files()
+                code = await self._until_failure(self.payload.get("commands") or [])
+            result = await self._result(code)
+            if not self.stopped:
+                await self._epilogues(result)
+            if self.stopped:
+                result = "stopped"
+        finally:
+            await self.shell.close()
+        self.logs.emit("job_finished", result=result)
+        return result
+
+    async def _result(self, code: int) -> str:
+        if self.stopped:
+            return "stopped"
+        if code == 0:
+            return "passed"
+        if code == 130:
+            # `exit 130` / `return 130` with SEMAPHORE_JOB_RESULT set ends a job early on purpose.
+            chosen = await self.shell.variable("SEMAPHORE_JOB_RESULT")
+            return chosen if chosen in {"passed", "failed"} else "stopped"
+        return "failed"
+
+    async def _epilogues(self, result: str) -> None:
+        try:
+            await self.shell.run(f"export SEMAPHORE_JOB_RESULT={result}", self._output)
+        except ShellGone:
+            await self.shell.kill()
+            await self.shell.start()
+            await self.shell.run(f"export SEMAPHORE_JOB_RESULT={result}", self._output)
+        await self._until_failure(self.payload.get("epilogue_always_commands") or [])
+        branch = "epilogue_on_pass_commands" if result == "passed" else "epilogue_on_fail_commands"
+        await self._until_failure(self.payload.get(branch) or [])
+
+    async def stop(self) -> None:
+        self.stopped = True
+        await self.shell.kill()

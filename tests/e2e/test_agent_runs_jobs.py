@@ -1,0 +1,251 @@
+"""A real server and a real `blockpost agent` process on 127.0.0.1 run jobs end to end."""
+
+from __future__ import annotations
+
+import base64
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from blockpost.db.engine import Database
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.e2e
+FINISH_TIMEOUT = 30.0
+
+
+@dataclass
+class Rig:
+    server: ServerProcess
+    api: httpx.Client
+    project_id: str
+    registration_token: str
+    home: Path
+    agents: list[subprocess.Popen[str]]
+
+    def start_agent(self, name: str) -> subprocess.Popen[str]:
+        log = (self.home.parent / f"{name}.log").open("w")
+        agent = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "blockpost",
+                "agent",
+                "--url",
+                self.server.url,
+                "--token",
+                self.registration_token,
+                "--name",
+                name,
+                "--workdir",
+                str(self.home),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.agents.append(agent)
+        return agent
+
+    def submit(self, commands: list[str], **spec: object) -> str:
+        body = {
+            "metadata": {"name": "e2e"},
+            "spec": {
+                "project_id": self.project_id,
+                "agent": {"machine": {"type": "s1-e2e"}},
+                "commands": commands,
+                **spec,
+            },
+        }
+        response = self.api.post("/api/v1alpha/jobs", json=body)
+        assert response.status_code == 200, response.text
+        return str(response.json()["metadata"]["id"])
+
+    def wait(self, job_id: str, state: str = "FINISHED", timeout: float = FINISH_TIMEOUT) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.api.get(f"/api/v1alpha/jobs/{job_id}").json()
+            if job["status"]["state"] == state:
+                return job
+            time.sleep(0.1)
+        raise AssertionError(f"job {job_id} not {state} after {timeout}s: {job}")
+
+    def log(self, job_id: str) -> str:
+        return self.api.get(f"/jobs/{job_id}/plain_logs.json").text
+
+
+@pytest.fixture
+def rig(db: Database, database_url: str, tmp_path: Path) -> Iterator[Rig]:
+    server = ServerProcess(
+        database_url, tmp_path / "data", extra_env={"BLOCKPOST_AGENT_LEASE_SECONDS": "10"}
+    ).start()
+    api = httpx.Client(base_url=server.url, timeout=30)
+    api.post("/api/auth/login", json={"auth": "admin", "password": server.admin_password})
+    token = api.post("/api/user/tokens").json()["id"]
+    api.headers["Authorization"] = f"Token {token}"
+    project = api.post(
+        "/api/v1alpha/projects",
+        json={"metadata": {"name": "e2e"}, "spec": {"repository": {"url": "/srv/git/e2e"}}},
+    ).json()
+    agent_type = api.post(
+        "/api/v1alpha/self_hosted_agent_types", json={"metadata": {"name": "s1-e2e"}}
+    ).json()
+    home = tmp_path / "home"
+    home.mkdir()
+    rig = Rig(
+        server, api, project["metadata"]["id"], agent_type["status"]["registration_token"], home, []
+    )
+    rig.start_agent("e2e-agent")
+    try:
+        yield rig
+    finally:
+        for agent in rig.agents:
+            if agent.poll() is None:
+                agent.terminate()
+                try:
+                    agent.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    agent.kill()
+        api.close()
+        server.stop()
+
+
+def test_commands_share_one_shell_with_env_files_and_epilogues(rig: Rig) -> None:
+    job_id = rig.submit(
+        [
+            "mkdir -p work/sub && cd work/sub",
+            "export FOO=from-export",
+            'greet() { echo "hello $1"; }',
+            "pwd",
+            'echo "$FOO / $GREETING"',
+            "greet function",
+            "stat -c %a ~/.ssh/key && cat ~/.ssh/key",
+        ],
+        env_vars=[{"name": "GREETING", "value": "it's quoted"}],
+        files=[{"path": ".ssh/key", "content": base64.b64encode(b"KEY-CONTENT\n").decode()}],
+        epilogue_always_commands=['echo "always: $SEMAPHORE_JOB_RESULT"'],
+        epilogue_on_pass_commands=["echo on-pass"],
+        epilogue_on_fail_commands=["echo on-fail"],
+    )
+    job = rig.wait(job_id)
+    assert job["status"]["result"] == "PASSED"
+    log = rig.log(job_id)
+    assert f"pwd\n{rig.home}/work/sub\n" in log
+    assert "from-export / it's quoted\n" in log
+    assert "greet function\nhello function\n" in log
+    assert "644\nKEY-CONTENT\n" in log or "600\nKEY-CONTENT\n" in log
+    assert "always: passed\n" in log
+    assert "on-pass\n" in log
+    assert "on-fail" not in log
+    assert "Exporting GREETING\n" in log
+
+
+def test_the_first_failing_command_fails_the_job_and_skips_the_rest(rig: Rig) -> None:
+    job_id = rig.submit(
+        ["echo one", "false", "echo never"],
+        epilogue_always_commands=['echo "always: $SEMAPHORE_JOB_RESULT"'],
+        epilogue_on_fail_commands=["echo on-fail"],
+    )
+    job = rig.wait(job_id)
+    assert job["status"]["result"] == "FAILED"
+    log = rig.log(job_id)
+    assert "one\n" in log
+    assert "never" not in log.replace("echo never", "")
+    assert "echo never" not in log
+    assert "always: failed\non-fail\n" in log.replace(
+        'echo "always: $SEMAPHORE_JOB_RESULT"\n', ""
+    ).replace("echo on-fail\n", "")
+
+
+def test_stopping_a_job_kills_its_whole_process_tree(rig: Rig) -> None:
+    job_id = rig.submit(["sleep 600 & echo $! > ~/background.pid", "sleep 600"])
+    rig.wait(job_id, "RUNNING")
+    pid_file = rig.home / "background.pid"
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    background = int(pid_file.read_text())
+    assert rig.api.post(f"/api/v1alpha/jobs/{job_id}/stop").status_code == 200
+    job = rig.wait(job_id, timeout=15)
+    assert job["status"]["result"] == "STOPPED"
+    assert job["status"]["result_reason"] == "stopped by admin"
+    assert not alive(background)
+
+
+def alive(pid: int) -> bool:
+    """Running, not merely a zombie waiting for a container's init to reap it."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        if state == "Z":
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_log_output_arrives_complete_and_in_order(rig: Rig) -> None:
+    job_id = rig.submit(["seq 1 20000", "printf 'no newline at the end'"])
+    rig.wait(job_id)
+    expected = "seq 1 20000\n" + "".join(f"{n}\n" for n in range(1, 20001))
+    expected += "printf 'no newline at the end'\nno newline at the end"
+    assert rig.log(job_id) == expected
+
+
+def test_a_killed_agent_fails_its_job_within_the_lease(rig: Rig) -> None:
+    job_id = rig.submit(["sleep 600"])
+    rig.wait(job_id, "RUNNING")
+    agent = rig.agents[0]
+    agent.send_signal(signal.SIGKILL)
+    agent.wait()
+    job = rig.wait(job_id, timeout=25)
+    assert job["status"]["result"] == "FAILED"
+    assert job["status"]["result_reason"].startswith("agent e2e-agent was lost")
+    assert rig.api.get("/api/v1alpha/agents").json()["agents"] == []
+
+
+def test_serve_runs_hosted_machine_jobs_on_its_embedded_agent(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    server = ServerProcess(
+        database_url, tmp_path / "data", extra_env={"BLOCKPOST_AGENTS": "1"}
+    ).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as api:
+            api.post("/api/auth/login", json={"auth": "admin", "password": server.admin_password})
+            api.headers["Authorization"] = f"Token {api.post('/api/user/tokens').json()['id']}"
+            project = api.post(
+                "/api/v1alpha/projects",
+                json={"metadata": {"name": "local"}, "spec": {"repository": {"url": "/srv/r"}}},
+            ).json()
+            created = api.post(
+                "/api/v1alpha/jobs",
+                json={
+                    "metadata": {"name": "hosted"},
+                    "spec": {
+                        "project_id": project["metadata"]["id"],
+                        "agent": {"machine": {"type": "e1-standard-2", "os_image": "ubuntu2004"}},
+                        "commands": ["echo on the embedded agent"],
+                    },
+                },
+            ).json()
+            deadline = time.monotonic() + FINISH_TIMEOUT
+            while time.monotonic() < deadline:
+                job = api.get(f"/api/v1alpha/jobs/{created['metadata']['id']}").json()
+                if job["status"]["state"] == "FINISHED":
+                    break
+                time.sleep(0.1)
+            assert job["status"]["result"] == "PASSED"
+            assert job["status"]["agent"]["name"].startswith("local-")
+            assert "agents:    1 embedded, type s1-local" in server.output()
+    finally:
+        server.stop()
