@@ -76,3 +76,15 @@ async def enqueue(app: FastAPI, spec: JobSpec) -> str:
     async with db.session() as session:
         job = await queue.enqueue(session, app.state.wakeups, spec)
         return job.id
+
+
+async def agent_running(
+    app: FastAPI, admin: httpx.AsyncClient, spec: JobSpec, name: str = ""
+) -> tuple[ProtocolAgent, str]:
+    """A registered agent that has just been told to run a freshly queued job."""
+    agent = ProtocolAgent(app, await create_type(admin), name)
+    assert (await agent.register()).status_code == 201
+    job_id = await enqueue(app, spec)
+    answer = await agent.sync("waiting-for-jobs")
+    assert (answer["action"], answer["job_id"]) == ("run-job", job_id)
+    return agent, job_id

@@ -14,7 +14,7 @@ from blockpost.db.engine import Database
 from blockpost.db.models import Job
 from blockpost.dispatch.queue import FileSpec, JobSpec
 from blockpost.dispatch.reaper import Reaper
-from tests.api.agent_helpers import ProtocolAgent, create_type, enqueue
+from tests.api.agent_helpers import ProtocolAgent, agent_running, create_type, enqueue
 
 SPEC = JobSpec(
     name="Unit tests",
@@ -122,11 +122,7 @@ async def test_a_job_goes_from_queue_to_agent_to_finished(
 async def test_log_push_refuses_bad_lines_too_many_lines_and_too_much(
     app: FastAPI, admin: httpx.AsyncClient
 ) -> None:
-    token = await create_type(admin)
-    agent = ProtocolAgent(app, token)
-    await agent.register()
-    job_id = await enqueue(app, SPEC)
-    await agent.sync("waiting-for-jobs")
+    agent, job_id = await agent_running(app, admin, SPEC)
     log_token = (await agent.job(job_id)).json()["logger"]["token"]
     url = f"/api/v1/logs/{job_id}"
     auth = {"Authorization": f"Bearer {log_token}"}
@@ -162,11 +158,7 @@ async def test_log_push_refuses_bad_lines_too_many_lines_and_too_much(
 async def test_stopping_a_running_job_reaches_the_agents_held_sync_at_once(
     app: FastAPI, admin: httpx.AsyncClient, settings
 ) -> None:
-    token = await create_type(admin)
-    agent = ProtocolAgent(app, token)
-    await agent.register()
-    job_id = await enqueue(app, SPEC)
-    await agent.sync("waiting-for-jobs")
+    agent, job_id = await agent_running(app, admin, SPEC)
 
     async def stop_soon() -> None:
         await asyncio.sleep(0.2)
@@ -217,11 +209,7 @@ async def test_stopping_a_queued_job_ends_it_at_once(
 async def test_a_lost_agent_fails_its_job_and_leaves_the_list(
     app: FastAPI, admin: httpx.AsyncClient
 ) -> None:
-    token = await create_type(admin)
-    agent = ProtocolAgent(app, token, "vanishing")
-    await agent.register()
-    job_id = await enqueue(app, SPEC)
-    await agent.sync("waiting-for-jobs")
+    agent, job_id = await agent_running(app, admin, SPEC, "vanishing")
     await asyncio.sleep(1.1)
     await Reaper(app.state.db, app.state.wakeups, lease_seconds=1).run_once()
     status = (await admin.get(f"/api/v1alpha/jobs/{job_id}")).json()["status"]

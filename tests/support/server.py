@@ -68,6 +68,16 @@ class ServerProcess:
         self.stop()
         raise RuntimeError(f"server did not answer /healthz in {START_TIMEOUT}s:\n{self.output()}")
 
+    def admin_client(self) -> httpx.Client:
+        """A client logged in as admin, holding a fresh API token."""
+        client = httpx.Client(base_url=self.url, timeout=30)
+        login = client.post(
+            "/api/auth/login", json={"auth": "admin", "password": self.admin_password}
+        )
+        assert login.status_code == 204, login.text
+        client.headers["Authorization"] = f"Token {client.post('/api/user/tokens').json()['id']}"
+        return client
+
     def output(self) -> str:
         return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
 

@@ -77,8 +77,7 @@ def test_plain_jobs_keep_their_names_and_indices_continue_across_jobs() -> None:
     ]
 
 
-def test_parameter_expressions_expand_with_the_promotion_parameters() -> None:
-    jobs = """        - name: Deploy
+PARAMETERIZED = """        - name: Deploy
           commands: [deploy]
           matrix:
             - env_var: REGION
@@ -87,7 +86,10 @@ def test_parameter_expressions_expand_with_the_promotion_parameters() -> None:
           parallelism: "${{ parameters.SHARDS | int64 }}"
           commands: [run]
 """
-    names = [name for _, name, _ in expanded(jobs, {"REGIONS": "eu,us", "SHARDS": "2"})]
+
+
+def test_parameter_expressions_expand_with_the_promotion_parameters() -> None:
+    names = [name for _, name, _ in expanded(PARAMETERIZED, {"REGIONS": "eu,us", "SHARDS": "2"})]
     assert names == ["Deploy - REGION=eu", "Deploy - REGION=us", "Shards - 1/2", "Shards - 2/2"]
 
 
@@ -99,14 +101,5 @@ def test_parameter_expressions_expand_with_the_promotion_parameters() -> None:
     ],
 )
 def test_parameter_values_that_do_not_fit_are_reported(parameters: dict, message: str) -> None:
-    jobs = """        - name: Deploy
-          commands: [deploy]
-          matrix:
-            - env_var: REGION
-              values: "%{{ parameters.REGIONS | splitList \\",\\" }}"
-        - name: Shards
-          parallelism: "${{ parameters.SHARDS | int64 }}"
-          commands: [run]
-"""
     with pytest.raises(PipelineInvalid, match=message):
-        expanded(jobs, parameters)
+        expanded(PARAMETERIZED, parameters)
