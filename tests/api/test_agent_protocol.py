@@ -295,3 +295,45 @@ async def test_twenty_agents_run_two_hundred_jobs_each_exactly_once(
     async with db.session() as session:
         results = Counter((await session.scalars(select(Job.result))).all())
     assert results == {"passed": 200}
+
+
+async def test_a_queued_job_says_why_it_waits(app: FastAPI, admin: httpx.AsyncClient) -> None:
+    first = await enqueue(app, SPEC)
+    status = (await admin.get(f"/api/v1alpha/jobs/{first}")).json()["status"]
+    assert status["state"] == "QUEUED"
+    assert status["waiting_reason"] == "waiting for an agent of type s1-test: none is connected"
+    agent = ProtocolAgent(app, await create_type(admin), "busy")
+    await agent.register()
+    assert (await agent.sync("waiting-for-jobs"))["job_id"] == first, "oldest job first"
+    second = await enqueue(app, SPEC)
+    status = (await admin.get(f"/api/v1alpha/jobs/{second}")).json()["status"]
+    assert status["waiting_reason"] == (
+        "waiting for a free agent of type s1-test (1 connected, all busy)"
+    )
+    running = (await admin.get(f"/api/v1alpha/jobs/{first}")).json()["status"]
+    assert running["waiting_reason"] is None
+    await agent.close()
+
+
+async def test_an_agent_cannot_finish_or_fetch_a_job_it_was_not_given(
+    app: FastAPI, admin: httpx.AsyncClient
+) -> None:
+    owner, job_id = await agent_running(app, admin, SPEC, "owner")
+    token = await create_type(admin, "s1-other")
+    intruder = ProtocolAgent(app, token, "intruder")
+    await intruder.register()
+    assert (await intruder.job(job_id)).status_code == 404
+    refresh = await intruder.client.post(
+        "/api/v1/self_hosted_agents/refresh", headers=intruder.auth()
+    )
+    assert refresh.status_code == 404
+    answer = await intruder.sync("finished-job", job_id, "passed")
+    assert answer["action"] == "wait-for-jobs"
+    status = (await admin.get(f"/api/v1alpha/jobs/{job_id}")).json()["status"]
+    assert (status["state"], status["result"]) == ("RUNNING", "NONE")
+    running = await intruder.sync("running-job", job_id)
+    assert running["action"] == "stop-job", "an agent claiming someone else's job is told to stop"
+    status = (await admin.get(f"/api/v1alpha/jobs/{job_id}")).json()["status"]
+    assert status["state"] == "RUNNING", "and the real job is untouched"
+    await owner.close()
+    await intruder.close()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +18,9 @@ import httpx
 import pytest
 
 from blockpost.db.engine import Database
+from blockpost.dispatch import queue
+from blockpost.dispatch.queue import JobSpec
+from blockpost.dispatch.wakeup import Wakeups
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -84,33 +90,43 @@ class Rig:
 @pytest.fixture
 def rig(db: Database, database_url: str, tmp_path: Path) -> Iterator[Rig]:
     server = ServerProcess(
-        database_url, tmp_path / "data", extra_env={"BLOCKPOST_AGENT_LEASE_SECONDS": "10"}
+        database_url,
+        tmp_path / "data",
+        # A job enqueued by the test process itself carries no in-process wake-up to the
+        # server (on SQLite): a short hold lets the agent find it quickly anyway.
+        extra_env={"BLOCKPOST_AGENT_LEASE_SECONDS": "10", "BLOCKPOST_SYNC_HOLD_SECONDS": "1"},
     ).start()
-    api = server.admin_client()
-    project = api.post(
-        "/api/v1alpha/projects",
-        json={"metadata": {"name": "e2e"}, "spec": {"repository": {"url": "/srv/git/e2e"}}},
-    ).json()
-    agent_type = api.post(
-        "/api/v1alpha/self_hosted_agent_types", json={"metadata": {"name": "s1-e2e"}}
-    ).json()
-    home = tmp_path / "home"
-    home.mkdir()
-    rig = Rig(
-        server, api, project["metadata"]["id"], agent_type["status"]["registration_token"], home, []
-    )
-    rig.start_agent("e2e-agent")
     try:
-        yield rig
+        with server.admin_client() as api:
+            project = api.post(
+                "/api/v1alpha/projects",
+                json={"metadata": {"name": "e2e"}, "spec": {"repository": {"url": "/srv/git/e2e"}}},
+            ).json()
+            agent_type = api.post(
+                "/api/v1alpha/self_hosted_agent_types", json={"metadata": {"name": "s1-e2e"}}
+            ).json()
+            home = tmp_path / "home"
+            home.mkdir()
+            rig = Rig(
+                server,
+                api,
+                project["metadata"]["id"],
+                agent_type["status"]["registration_token"],
+                home,
+                [],
+            )
+            rig.start_agent("e2e-agent")
+            try:
+                yield rig
+            finally:
+                for agent in rig.agents:
+                    if agent.poll() is None:
+                        agent.terminate()
+                        try:
+                            agent.wait(timeout=10)
+                        except subprocess.TimeoutExpired:
+                            agent.kill()
     finally:
-        for agent in rig.agents:
-            if agent.poll() is None:
-                agent.terminate()
-                try:
-                    agent.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    agent.kill()
-        api.close()
         server.stop()
 
 
@@ -244,3 +260,131 @@ def test_serve_runs_hosted_machine_jobs_on_its_embedded_agent(
             assert "agents:    1 embedded, type s1-local" in server.output()
     finally:
         server.stop()
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def test_checkout_clones_the_repository_at_the_sha_and_enters_it(rig: Rig, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git("init", "-q", "-b", "main", cwd=repo)
+    (repo / "README").write_text("first\n")
+    git("add", "README", cwd=repo)
+    git("commit", "-q", "-m", "first", cwd=repo)
+    first = git("rev-parse", "HEAD", cwd=repo)
+    (repo / "README").write_text("second\n")
+    git("commit", "-q", "-am", "second", cwd=repo)
+    env = {
+        "SEMAPHORE_GIT_URL": f"file://{repo}",
+        "SEMAPHORE_GIT_DIR": "app",
+        "SEMAPHORE_GIT_BRANCH": "main",
+        "SEMAPHORE_GIT_SHA": first,
+        "SEMAPHORE_GIT_REF_TYPE": "branch",
+        "SEMAPHORE_GIT_REF": "refs/heads/main",
+    }
+    job_id = rig.submit(
+        ["checkout", "pwd", "cat README", "git rev-parse HEAD"],
+        env_vars=[{"name": k, "value": v} for k, v in env.items()],
+    )
+    job = rig.wait(job_id)
+    log = rig.log(job_id)
+    assert job["status"]["result"] == "PASSED", log
+    assert f"pwd\n{rig.home}/app\n" in log
+    assert "cat README\nfirst\n" in log
+    assert f"git rev-parse HEAD\n{first}\n" in log
+
+
+def test_checkout_without_its_variables_fails_and_says_which(rig: Rig) -> None:
+    job_id = rig.submit(["checkout"])
+    assert rig.wait(job_id)["status"]["result"] == "FAILED"
+    assert "[CHECKOUT ERROR] Some of these variables are unset:" in rig.log(job_id)
+
+
+def test_the_server_stops_a_real_job_at_its_time_limit(rig: Rig, database_url: str) -> None:
+    async def enqueue() -> str:
+        db = Database(database_url)
+        try:
+            async with db.session() as session:
+                job = await queue.enqueue(
+                    session,
+                    Wakeups(),
+                    JobSpec(
+                        name="slow",
+                        agent_type="s1-e2e",
+                        commands=["sleep 600"],
+                        project_id=rig.project_id,
+                        execution_time_limit=2,
+                    ),
+                )
+                return job.id
+        finally:
+            await db.dispose()
+
+    job_id = asyncio.run(enqueue())
+    job = rig.wait(job_id, timeout=20)
+    assert job["status"]["result"] == "STOPPED"
+    assert job["status"]["result_reason"] == "execution time limit exceeded"
+    started, finished = int(job["metadata"]["start_time"]), int(job["metadata"]["finish_time"])
+    assert 2 <= finished - started <= 8
+
+
+@pytest.mark.skipif(
+    "postgresql" not in (os.environ.get("BLOCKPOST_DATABASE_URL") or ""),
+    reason="replicas share wake-ups through PostgreSQL NOTIFY",
+)
+def test_a_job_posted_to_one_replica_wakes_an_agent_held_on_another(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    first = ServerProcess(database_url, tmp_path / "one").start()
+    second = ServerProcess(database_url, tmp_path / "two").start()
+    try:
+        with first.admin_client() as api_one, second.admin_client() as api_two:
+            project = api_two.post(
+                "/api/v1alpha/projects",
+                json={"metadata": {"name": "replicas"}, "spec": {"repository": {"url": "/r"}}},
+            ).json()
+            token = api_one.post(
+                "/api/v1alpha/self_hosted_agent_types", json={"metadata": {"name": "s1-rep"}}
+            ).json()["status"]["registration_token"]
+            agent = httpx.Client(base_url=first.url, timeout=30)
+            agent_token = agent.post(
+                "/api/v1/self_hosted_agents/register",
+                json={"name": "held"},
+                headers={"Authorization": f"Token {token}"},
+            ).json()["token"]
+            with ThreadPoolExecutor(1) as pool:
+                started = time.monotonic()
+                held = pool.submit(
+                    agent.post,
+                    "/api/v1/self_hosted_agents/sync",
+                    json={"state": "waiting-for-jobs"},
+                    headers={"Authorization": f"Token {agent_token}"},
+                )
+                time.sleep(0.5)
+                created = api_two.post(
+                    "/api/v1alpha/jobs",
+                    json={
+                        "metadata": {"name": "across"},
+                        "spec": {
+                            "project_id": project["metadata"]["id"],
+                            "agent": {"machine": {"type": "s1-rep"}},
+                            "commands": ["true"],
+                        },
+                    },
+                ).json()
+                answer = held.result(timeout=30).json()
+                elapsed = time.monotonic() - started
+            agent.close()
+        assert (answer["action"], answer["job_id"]) == ("run-job", created["metadata"]["id"])
+        assert elapsed < 5, "woken by NOTIFY, not by the 15 s hold running out"
+    finally:
+        first.stop()
+        second.stop()

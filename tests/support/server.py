@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,15 +70,17 @@ class ServerProcess:
         self.stop()
         raise RuntimeError(f"server did not answer /healthz in {START_TIMEOUT}s:\n{self.output()}")
 
-    def admin_client(self) -> httpx.Client:
+    @contextmanager
+    def admin_client(self) -> Iterator[httpx.Client]:
         """A client logged in as admin, holding a fresh API token."""
-        client = httpx.Client(base_url=self.url, timeout=30)
-        login = client.post(
-            "/api/auth/login", json={"auth": "admin", "password": self.admin_password}
-        )
-        assert login.status_code == 204, login.text
-        client.headers["Authorization"] = f"Token {client.post('/api/user/tokens').json()['id']}"
-        return client
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            login = client.post(
+                "/api/auth/login", json={"auth": "admin", "password": self.admin_password}
+            )
+            assert login.status_code == 204, login.text
+            token = client.post("/api/user/tokens").json()["id"]
+            client.headers["Authorization"] = f"Token {token}"
+            yield client
 
     def output(self) -> str:
         return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""

@@ -25,7 +25,7 @@ MAX_LOG_WAIT = 25.0
 STATES = {"pending": "PENDING", "queued": "QUEUED", "running": "RUNNING", "finished": "FINISHED"}
 
 
-def job_json(job: Job) -> dict[str, Any]:
+def job_json(job: Job, waiting_reason: str | None = None) -> dict[str, Any]:
     spec = job.spec
     return {
         "metadata": {
@@ -57,6 +57,7 @@ def job_json(job: Job) -> dict[str, Any]:
             "result": (job.result or "none").upper(),
             "state": STATES.get(job.state, job.state.upper()),
             "result_reason": job.result_reason or None,
+            "waiting_reason": waiting_reason,
             "agent": {"ip": job.agent_ip or None, "name": job.agent_name or None, "ports": []},
         },
     }
@@ -146,13 +147,15 @@ async def create_job(
             project_id=project.id,
         ),
     )
-    return job_json(job)
+    return job_json(job, await queue.waiting_reason(session, job))
 
 
 @router.get("/api/v1alpha/jobs/{job_id}")
 async def describe_job(job_id: str, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
-    """Semaphore's job shape: epoch-string times, uppercase state and result."""
-    return job_json(await visible_job(session, caller, job_id))
+    """Semaphore's job shape: epoch-string times, uppercase state and result; a queued job
+    also says why it waits (`status.waiting_reason`)."""
+    job = await visible_job(session, caller, job_id)
+    return job_json(job, await queue.waiting_reason(session, job))
 
 
 @router.post("/api/v1alpha/jobs/{job_id}/stop")

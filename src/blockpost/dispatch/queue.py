@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.engine import after_commit
-from blockpost.db.models import Agent, Job
+from blockpost.db.models import Agent, AgentType, Job
 from blockpost.dispatch.wakeup import AGENTS_CHANNEL, JOBS_CHANNEL, Wakeups
 from blockpost.errors import Conflict, NotFound
 from blockpost.timefmt import utcnow
@@ -170,6 +170,21 @@ async def assigned_job(session: AsyncSession, agent: Agent, job_id: str) -> Job:
     if job.state != "running":
         raise Conflict(f"job {job_id!r} is {job.state}")
     return job
+
+
+async def waiting_reason(session: AsyncSession, job: Job) -> str | None:
+    """Why a queued job has not started: no agent of its type, or all of them busy."""
+    if job.state != "queued":
+        return None
+    connected = await session.scalar(
+        select(func.count())
+        .select_from(Agent)
+        .join(AgentType)
+        .where(AgentType.name == job.agent_type, Agent.state == "registered")
+    )
+    if not connected:
+        return f"waiting for an agent of type {job.agent_type}: none is connected"
+    return f"waiting for a free agent of type {job.agent_type} ({connected} connected, all busy)"
 
 
 async def stale_running(session: AsyncSession) -> Sequence[Job]:
