@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     session_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=60)
     migrate_on_start: bool = True
     sync_hold_seconds: float = Field(
-        default=15.0,
+        default=20.0,
         ge=0,
         le=25,
         description="How long an idle agent's sync is held open waiting for a job "

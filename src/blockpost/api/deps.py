@@ -26,12 +26,13 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _caller(request: Request, _header: str | None = Security(_token_header)) -> Principal:
+# async (though they await nothing): FastAPI runs plain-def dependencies in a thread pool.
+async def _caller(request: Request, _header: str | None = Security(_token_header)) -> Principal:
     principal: Principal = request.state.principal
     return principal
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -14,6 +16,7 @@ from blockpost.api.errors import error_response
 from blockpost.db.engine import Database
 from blockpost.dispatch import registry
 from blockpost.errors import NotAuthenticated, NotFound
+from blockpost.security import token_hash
 from blockpost.services import auth
 from blockpost.services.principal import Principal
 
@@ -59,12 +62,19 @@ def _credentials(headers: Headers) -> tuple[str, str]:
     )
 
 
+AGENT_CACHE_SECONDS = 30.0
+AGENT_CACHE_SIZE = 10_000
+
+
 class AuthMiddleware:
     """Resolves the caller for every non-public path, so no route can forget to."""
 
     def __init__(self, app: ASGIApp, db: Database) -> None:
         self.app = app
         self.db = db
+        # Agent token hash -> (agent id, expiry). Idle agents sync constantly; every
+        # protocol route loads the agent row again, so a removed agent still gets 404.
+        self._agents: dict[str, tuple[int, float]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -108,12 +118,22 @@ class AuthMiddleware:
                     raise NotFound("no agent type has this registration token")
                 state["agent_type_id"] = agent_type.id
             else:
-                agent = await registry.agent_for_token(session, secret)
-                if agent is None:
-                    raise NotFound(
-                        "agent not found (removed as lost or disconnected); register again"
-                    )
-                state["agent_id"] = agent.id
+                state["agent_id"] = await self._agent_id(session, secret)
+
+    async def _agent_id(self, session: AsyncSession, secret: str) -> int:
+        key = token_hash(secret)
+        cached = self._agents.get(key)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        agent = await registry.agent_for_token(session, secret)
+        if agent is None:
+            self._agents.pop(key, None)
+            raise NotFound("agent not found (removed as lost or disconnected); register again")
+        if len(self._agents) >= AGENT_CACHE_SIZE:
+            self._agents.clear()
+        self._agents[key] = (agent.id, now + AGENT_CACHE_SECONDS)
+        return agent.id
 
 
 def _nest(pairs: list[tuple[str, str]]) -> dict[str, Any]:

@@ -6,10 +6,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from blockpost.db.models import Job, JobLogEvent
+from blockpost.db.models import Job, JobLogChunk
 from blockpost.errors import BlockpostError, InvalidInput
 
 MAX_LINES_PER_PUSH = 2000
@@ -25,8 +25,11 @@ class TooManyLines(BlockpostError):
 
 
 def parse_lines(body: str) -> list[str]:
-    """The pushed body as event lines; each must be a JSON object with a known `event`."""
-    lines = [line for line in body.splitlines() if line.strip()]
+    """The pushed body as event lines; each must be a JSON object with a known `event`.
+
+    Split on "\n" only: JSON text may hold U+2028 and friends, which splitlines() splits on.
+    """
+    lines = [line.rstrip("\r") for line in body.split("\n") if line.strip()]
     if len(lines) > MAX_LINES_PER_PUSH:
         raise TooManyLines(f"at most {MAX_LINES_PER_PUSH} event lines per request")
     for number, line in enumerate(lines, start=1):
@@ -41,52 +44,68 @@ def parse_lines(body: str) -> list[str]:
     return lines
 
 
-async def push(
-    session: AsyncSession, job: Job, start_from: int, lines: Sequence[str], cap: int
-) -> None:
-    """Stores `lines` from position `start_from`: a resent batch replaces what it covers,
-    so retries never duplicate; a gap is closed up (lines go at the current end)."""
-    if start_from < 0:
-        raise InvalidInput("start_from", "must be 0 or more")
-    count = (
+async def _truncate(session: AsyncSession, job: Job, start: int) -> None:
+    """Forgets events from `start` on: later chunks go, a chunk across `start` is cut."""
+    across = await session.scalar(
+        select(JobLogChunk).where(
+            JobLogChunk.job_id == job.id,
+            JobLogChunk.first < start,
+            JobLogChunk.first + JobLogChunk.count > start,
+        )
+    )
+    await session.execute(
+        delete(JobLogChunk).where(JobLogChunk.job_id == job.id, JobLogChunk.first >= start)
+    )
+    if across is not None:
+        kept = across.body.split("\n")[: start - across.first]
+        across.body = "\n".join(kept)
+        across.count = len(kept)
+        across.size = sum(len(line) for line in kept)
+    await session.flush()
+    job.log_bytes = int(
         await session.scalar(
-            select(func.count()).select_from(JobLogEvent).where(JobLogEvent.job_id == job.id)
+            select(func.coalesce(func.sum(JobLogChunk.size), 0)).where(JobLogChunk.job_id == job.id)
         )
         or 0
     )
-    start = min(start_from, count)
-    if start < count:
-        await session.execute(
-            delete(JobLogEvent).where(JobLogEvent.job_id == job.id, JobLogEvent.position >= start)
-        )
-        kept = await session.scalar(
-            select(func.coalesce(func.sum(func.length(JobLogEvent.event)), 0)).where(
-                JobLogEvent.job_id == job.id
-            )
-        )
-        job.log_bytes = int(kept or 0)
+    job.log_events = start
+
+
+async def push(
+    session: AsyncSession, job: Job, start_from: int, lines: Sequence[str], cap: int
+) -> None:
+    """Stores `lines` as events `start_from`...: a resent batch replaces what it covers, so
+    retries never duplicate; a gap is closed up (the lines go at the current end)."""
+    if start_from < 0:
+        raise InvalidInput("start_from", "must be 0 or more")
+    start = min(start_from, job.log_events)
+    if start < job.log_events:
+        await _truncate(session, job, start)
     size = sum(len(line) for line in lines)
     if job.log_bytes + size > cap:
         raise LogFull(f"No more space: this job's log is capped at {cap} bytes")
     if lines:
-        await session.execute(
-            insert(JobLogEvent),
-            [
-                {"job_id": job.id, "position": start + offset, "event": line}
-                for offset, line in enumerate(lines)
-            ],
+        session.add(
+            JobLogChunk(
+                job_id=job.id, first=start, count=len(lines), size=size, body="\n".join(lines)
+            )
         )
+    job.log_events = start + len(lines)
     job.log_bytes += size
     await session.flush()
 
 
 async def events(session: AsyncSession, job_id: str, start: int = 0) -> list[dict[str, Any]]:
-    rows = await session.scalars(
-        select(JobLogEvent.event)
-        .where(JobLogEvent.job_id == job_id, JobLogEvent.position >= start)
-        .order_by(JobLogEvent.position)
+    chunks = await session.execute(
+        select(JobLogChunk.first, JobLogChunk.body)
+        .where(JobLogChunk.job_id == job_id, JobLogChunk.first + JobLogChunk.count > start)
+        .order_by(JobLogChunk.first)
     )
-    return [json.loads(line) for line in rows]
+    found: list[dict[str, Any]] = []
+    for first, body in chunks:
+        lines = body.split("\n")
+        found.extend(json.loads(line) for line in lines[max(start - first, 0) :])
+    return found
 
 
 def plain_text(log_events: Sequence[dict[str, Any]]) -> str:

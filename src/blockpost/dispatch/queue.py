@@ -88,8 +88,8 @@ async def enqueue(session: AsyncSession, wakeups: Wakeups, spec: JobSpec) -> Job
     return job
 
 
-async def claim(session: AsyncSession, agent: Agent) -> Job | None:
-    """Gives the oldest queued job of the agent's type to the agent, or None.
+async def claim(session: AsyncSession, agent: Agent) -> str | None:
+    """Gives the oldest queued job of the agent's type to the agent; returns its id or None.
 
     One statement: on PostgreSQL the candidate row is locked with SKIP LOCKED so concurrent
     claims take different jobs; on SQLite the single writer serialises them. The outer
@@ -117,11 +117,10 @@ async def claim(session: AsyncSession, agent: Agent) -> Job | None:
         )
         .returning(Job.id)
     )
-    if job_id is None:
-        return None
-    agent.job_id = job_id
-    await session.flush()
-    return await session.get(Job, job_id)
+    if job_id is not None:
+        agent.job_id = job_id
+        await session.flush()
+    return job_id
 
 
 async def finish(session: AsyncSession, job: Job, result: str, reason: str = "") -> None:

@@ -93,9 +93,9 @@ async def _waiting(session: AsyncSession, agent: Agent) -> SyncAnswer | None:
         if job is not None:
             await queue.finish(session, job, "failed", "the agent stopped reporting this job")
         await queue.release_agent(session, agent)
-    job = await queue.claim(session, agent)
-    if job is not None:
-        return SyncAnswer("run-job", job_id=job.id, next_sync_after=RECONNECT_MS)
+    job_id = await queue.claim(session, agent)
+    if job_id is not None:
+        return SyncAnswer("run-job", job_id=job_id, next_sync_after=RECONNECT_MS)
     idle_for = (utcnow() - agent.last_state_change_at).total_seconds()
     if agent.idle_timeout and idle_for >= agent.idle_timeout:
         return SyncAnswer("shutdown", shutdown_reason="idle")
@@ -166,6 +166,7 @@ async def sync(
             return answer
         remaining = (deadline - utcnow()).total_seconds()
         if remaining <= 0 or not await wait_any(tickets, remaining):
+            # No last look: the agent is back within next_sync_after, and that sync looks.
             interval = RECONNECT_MS if request.state == "waiting-for-jobs" else _busy_interval()
             return SyncAnswer("continue", next_sync_after=min(interval, 2000))
 

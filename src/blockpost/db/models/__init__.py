@@ -1,7 +1,7 @@
 """ORM models, one module per aggregate; importing this package registers them all."""
 
 from blockpost.db.models.agents import Agent, AgentType
-from blockpost.db.models.jobs import Job, JobLogEvent
+from blockpost.db.models.jobs import Job, JobLogChunk
 from blockpost.db.models.projects import Project, ProjectMember
 from blockpost.db.models.users import ApiToken, User, WebSession
 
@@ -10,7 +10,7 @@ __all__ = [
     "AgentType",
     "ApiToken",
     "Job",
-    "JobLogEvent",
+    "JobLogChunk",
     "Project",
     "ProjectMember",
     "User",

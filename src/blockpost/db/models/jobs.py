@@ -38,6 +38,7 @@ class Job(Base):
     agent_ip: Mapped[str] = mapped_column(String(64), default="")
     log_token_hash: Mapped[str | None] = mapped_column(String(64))
     log_bytes: Mapped[int] = mapped_column(default=0)
+    log_events: Mapped[int] = mapped_column(default=0)
     stop_requested_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -46,11 +47,13 @@ class Job(Base):
     finished_at: Mapped[datetime | None]
 
 
-class JobLogEvent(Base):
-    """One event line as the agent sent it; `position` is its index in the job's log."""
+class JobLogChunk(Base):
+    """One pushed batch of event lines: events `first` .. `first + count - 1` of the log."""
 
-    __tablename__ = "job_log_events"
+    __tablename__ = "job_log_chunks"
 
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
-    position: Mapped[int] = mapped_column(primary_key=True)
-    event: Mapped[str] = mapped_column(Text)
+    first: Mapped[int] = mapped_column(primary_key=True)
+    count: Mapped[int]
+    size: Mapped[int]  # bytes of event text, for the log's size cap
+    body: Mapped[str] = mapped_column(Text)  # the event lines, joined by "\n"

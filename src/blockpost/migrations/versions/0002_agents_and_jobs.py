@@ -92,6 +92,7 @@ def upgrade() -> None:
         sa.Column("agent_ip", sa.String(length=64), nullable=False),
         sa.Column("log_token_hash", sa.String(length=64), nullable=True),
         sa.Column("log_bytes", sa.Integer(), nullable=False),
+        sa.Column("log_events", sa.Integer(), nullable=False),
         sa.Column("stop_requested_at", blockpost.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", blockpost.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", blockpost.db.base.UTCDateTime(timezone=True), nullable=False),
@@ -114,19 +115,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_jobs_project_id"), ["project_id"], unique=False)
 
     op.create_table(
-        "job_log_events",
+        "job_log_chunks",
         sa.Column("job_id", sa.String(length=36), nullable=False),
-        sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("event", sa.Text(), nullable=False),
+        sa.Column("first", sa.Integer(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["job_id"], ["jobs.id"], name=op.f("fk_job_log_events_job_id_jobs"), ondelete="CASCADE"
+            ["job_id"],
+            ["jobs.id"],
+            name=op.f("fk_job_log_chunks_job_id_jobs"),
+            ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("job_id", "position", name=op.f("pk_job_log_events")),
+        sa.PrimaryKeyConstraint("job_id", "first", name=op.f("pk_job_log_chunks")),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("job_log_events")
+    op.drop_table("job_log_chunks")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_jobs_project_id"))
         batch_op.drop_index("ix_jobs_claim")

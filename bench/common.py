@@ -1,0 +1,136 @@
+"""What the benchmarks share: a real server process, an admin API client, fake agents that
+speak the real protocol (without running a shell), and the results table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # one server launcher for tests and benchmarks
+
+from tests.support.databases import fresh_database  # noqa: E402
+from tests.support.server import ServerProcess  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+AGENT_API = "/api/v1/self_hosted_agents"
+
+
+def arguments(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for CI")
+    parser.add_argument(
+        "--db",
+        default="sqlite",
+        help="sqlite, or a postgresql+asyncpg:// URL (a fresh database is made on that server)",
+    )
+    return parser
+
+
+@dataclass
+class Bench:
+    server: ServerProcess
+    api: httpx.Client
+    project_id: str
+    registration_token: str
+
+
+@contextmanager
+def running_server(db: str, env: dict[str, str] | None = None) -> Iterator[Bench]:
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="blockpost-bench-")))
+        url = stack.enter_context(fresh_database(None if db == "sqlite" else db, tmp, "bench"))
+        server = ServerProcess(url, tmp / "data", extra_env=env or {}).start()
+        stack.callback(server.stop)
+        api = stack.enter_context(server.admin_client())
+        project = api.post(
+            "/api/v1alpha/projects",
+            json={"metadata": {"name": "bench"}, "spec": {"repository": {"url": "/srv/bench"}}},
+        ).json()
+        agent_type = api.post(
+            "/api/v1alpha/self_hosted_agent_types", json={"metadata": {"name": "s1-bench"}}
+        ).json()
+        yield Bench(
+            server, api, project["metadata"]["id"], agent_type["status"]["registration_token"]
+        )
+
+
+def job_body(project_id: str, name: str = "bench") -> dict[str, Any]:
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "project_id": project_id,
+            "agent": {"machine": {"type": "s1-bench"}},
+            "commands": ["true"],
+        },
+    }
+
+
+class FakeAgent:
+    """Registers and syncs like a real agent; reports jobs done without running them."""
+
+    def __init__(self, client: httpx.AsyncClient, registration_token: str, name: str) -> None:
+        self.client = client
+        self.registration_token = registration_token
+        self.name = name
+        self.token = ""
+
+    async def register(self) -> None:
+        response = await self.client.post(
+            f"{AGENT_API}/register",
+            json={"name": self.name},
+            headers={"Authorization": f"Token {self.registration_token}"},
+        )
+        response.raise_for_status()
+        self.token = response.json()["token"]
+
+    async def sync(self, state: str, job_id: str = "", result: str = "") -> dict[str, Any]:
+        response = await self.client.post(
+            f"{AGENT_API}/sync",
+            json={"state": state, "job_id": job_id, "job_result": result},
+            headers={"Authorization": f"Token {self.token}"},
+        )
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    async def disconnect(self) -> None:
+        await self.client.post(
+            f"{AGENT_API}/disconnect", headers={"Authorization": f"Token {self.token}"}
+        )
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def report(name: str, rows: list[tuple[str, str, float, str]], extra: dict[str, Any]) -> None:
+    """Prints `measure | goal | result` and writes bench/results/<name>.json."""
+    print(f"{'measure':<44} {'goal':>12} {'result':>12}")
+    for measure, goal, value, unit in rows:
+        print(f"{measure:<44} {goal:>12} {value:>9.1f} {unit}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "rows": [{"measure": m, "goal": g, "result": v, "unit": u} for m, g, v, u in rows],
+                **extra,
+            },
+            indent=2,
+        )
+    )
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
