@@ -96,17 +96,20 @@ async def claim(session: AsyncSession, agent: Agent) -> str | None:
     `state = 'queued'` re-check keeps it correct either way.
     """
     now = utcnow()
+    # Core, not ORM: the ORM's UPDATE machinery (session synchronisation, autoflush) cost
+    # more than the SQL itself on this hot path.
+    jobs = Job.__table__
     candidate = (
-        select(Job.id)
-        .where(Job.agent_type == agent.agent_type.name, Job.state == "queued")
-        .order_by(Job.queued_at, Job.id)
+        select(jobs.c.id)
+        .where(jobs.c.agent_type == agent.agent_type.name, jobs.c.state == "queued")
+        .order_by(jobs.c.queued_at, jobs.c.id)
         .limit(1)
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
-    job_id = await session.scalar(
-        update(Job)
-        .where(Job.id == candidate, Job.state == "queued")
+    job_id: str | None = await session.scalar(
+        update(jobs)
+        .where(jobs.c.id == candidate, jobs.c.state == "queued")
         .values(
             state="running",
             agent_id=agent.id,
@@ -115,7 +118,7 @@ async def claim(session: AsyncSession, agent: Agent) -> str | None:
             started_at=now,
             updated_at=now,
         )
-        .returning(Job.id)
+        .returning(jobs.c.id)
     )
     if job_id is not None:
         agent.job_id = job_id
