@@ -27,7 +27,9 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 
 def new_token() -> str:
-    return secrets.token_urlsafe(TOKEN_BYTES)
+    # Hex, like Semaphore's tokens: URL-safe and never starting with "-", which command
+    # lines would read as an option (`blockpost agent --token -x…`).
+    return secrets.token_hex(TOKEN_BYTES)
 
 
 def token_hash(token: str) -> str:
