@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import subprocess
 import sys
@@ -120,10 +121,17 @@ def _redacted(url: str) -> str:
     return f"{scheme}{sep}{creds.split(':', 1)[0]}:***@{host}"
 
 
+def _exit_on_signal(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
 def serve(settings: Settings) -> None:
     settings.prepare_data_dir()
     new_password, local_token = asyncio.run(_prepare(settings))
     print(banner(settings, new_password), flush=True)
+    # uvicorn re-raises the SIGTERM it caught once it has shut down. With this handler in
+    # place (uvicorn restores it) that becomes a normal exit, so `finally` stops the agents.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     agents = _start_agents(settings, local_token) if local_token else []
     try:
         uvicorn.run(

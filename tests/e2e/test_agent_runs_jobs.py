@@ -260,6 +260,24 @@ def test_serve_runs_hosted_machine_jobs_on_its_embedded_agent(
             assert "agents:    1 embedded, type s1-local" in server.output()
     finally:
         server.stop()
+    assert server.process is not None
+    assert server.process.returncode == 0, server.output()
+    assert not processes_mentioning(str(tmp_path / "data" / "agents")), "agents outlived serve"
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if text in cmdline and state != "Z":
+            found.append(int(proc.name))
+    return found
 
 
 def git(*args: str, cwd: Path) -> str:

@@ -188,6 +188,10 @@ class Agent:
                 try:
                     answer = await self._sync_or_poke()
                 except httpx.HTTPError as exc:
+                    if self.interrupted_at and self.job_task is None:
+                        # Told to stop and nothing left to report to an unreachable server.
+                        log.info("interrupted and the server is unreachable: exiting")
+                        return 0
                     if time.monotonic() - last_ok > GIVE_UP_AFTER:
                         log.error("no successful sync for %d s: shutting down", GIVE_UP_AFTER)
                         return 1
