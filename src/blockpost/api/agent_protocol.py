@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from blockpost.api.deps import SessionDep, SettingsDep
 from blockpost.api.middleware import LOG_PUSH
 from blockpost.db.engine import after_commit
-from blockpost.db.models import Agent, AgentType
+from blockpost.db.models import Agent, AgentType, Job
 from blockpost.dispatch import logs, payload, queue, registry, sync
 from blockpost.errors import NotFound
 
@@ -124,7 +124,7 @@ async def refresh(request: Request, session: SessionDep) -> TokenOut:
 async def disconnect(request: Request, session: SessionDep) -> Response:
     agent = await _agent(request, session)
     if agent.job_id is not None:
-        job = await session.get(queue.Job, agent.job_id)
+        job = await session.get(Job, agent.job_id)
         if job is not None:
             await queue.finish(session, job, "failed", "the agent disconnected during the job")
     await registry.disconnect(session, agent)
