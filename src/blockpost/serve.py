@@ -11,6 +11,7 @@ from pathlib import Path
 
 import uvicorn
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.app import create_app
@@ -114,11 +115,7 @@ def banner(settings: Settings, new_admin_password: str | None) -> str:
 
 
 def _redacted(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if not at or ":" not in creds:
-        return url
-    return f"{scheme}{sep}{creds.split(':', 1)[0]}:***@{host}"
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _exit_on_signal(_signum: int, _frame: object) -> None:

@@ -102,11 +102,6 @@ class AgentTypeListOut(BaseModel):
     agent_types: list[AgentTypeOut]
 
 
-def _shown(view: AgentTypeView) -> dict[str, object]:
-    """`registration_token` appears only when there is one to show."""
-    return AgentTypeOut.of(view).model_dump(exclude_none=True)
-
-
 @router.get("", response_model=AgentTypeListOut, response_model_exclude_none=True)
 async def list_agent_types(session: SessionDep, _caller: CallerDep) -> AgentTypeListOut:
     return AgentTypeListOut(
@@ -117,7 +112,7 @@ async def list_agent_types(session: SessionDep, _caller: CallerDep) -> AgentType
 @router.post("", response_model=AgentTypeOut, response_model_exclude_none=True)
 async def create_agent_type(
     body: AgentTypeIn, session: SessionDep, caller: CallerDep
-) -> dict[str, object]:
+) -> AgentTypeOut:
     """Creates an agent type (administrators); the answer holds its registration token."""
     require_admin(caller)
     settings = body.spec.agent_name_settings
@@ -127,7 +122,7 @@ async def create_agent_type(
         assignment_origin=settings.assignment_origin or "assignment_origin_agent",
         release_after=settings.release_after or 0,
     )
-    return _shown(view)
+    return AgentTypeOut.of(view)
 
 
 @router.get("/{name}", response_model=AgentTypeOut, response_model_exclude_none=True)
@@ -175,7 +170,7 @@ async def disable_all(
 
 
 @router.post("/{name}/reset_token", response_model=AgentTypeOut, response_model_exclude_none=True)
-async def reset_token(name: str, session: SessionDep, caller: CallerDep) -> dict[str, object]:
+async def reset_token(name: str, session: SessionDep, caller: CallerDep) -> AgentTypeOut:
     """Issues a new registration token (administrators); connected agents keep working."""
     require_admin(caller)
-    return _shown(await agent_types.reset_token(session, name))
+    return AgentTypeOut.of(await agent_types.reset_token(session, name))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -42,7 +42,6 @@ class JobSpec:
     os_image: str = ""
     project_id: str | None = None
     execution_time_limit: int | None = None  # seconds
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -55,7 +54,6 @@ class JobSpec:
             "epilogue_always_commands": list(self.epilogue_always),
             "epilogue_on_pass_commands": list(self.epilogue_on_pass),
             "epilogue_on_fail_commands": list(self.epilogue_on_fail),
-            **self.extra,
         }
 
 

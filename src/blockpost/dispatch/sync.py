@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.engine import Database
@@ -174,5 +174,8 @@ async def sync(
 async def lost_agents(session: AsyncSession, lease_seconds: int) -> list[Agent]:
     """Registered agents that have not synced within the lease (or never since registering)."""
     cutoff = utcnow() - timedelta(seconds=lease_seconds)
-    rows = await session.scalars(select(Agent).where(Agent.state == "registered"))
-    return [agent for agent in rows if (agent.last_sync_at or agent.connected_at) < cutoff]
+    last_heard = func.coalesce(Agent.last_sync_at, Agent.connected_at)
+    rows = await session.scalars(
+        select(Agent).where(Agent.state == "registered", last_heard < cutoff)
+    )
+    return list(rows)
