@@ -16,9 +16,12 @@ from blockpost.api import (
     auth,
     jobs,
     meta,
+    pipelines,
     projects,
+    secrets,
     tokens,
     users,
+    workflows,
     yaml,
 )
 from blockpost.api.errors import install_error_handlers
@@ -27,6 +30,8 @@ from blockpost.config import Settings
 from blockpost.db.engine import Database, asyncpg_dsn
 from blockpost.dispatch.reaper import Reaper
 from blockpost.dispatch.wakeup import PostgresListener, Wakeups
+from blockpost.engine.context import EngineContext
+from blockpost.engine.service import Engine
 
 DESCRIPTION = """\
 A self-hosted CI/CD server that speaks the Semaphore 2.0 public API.
@@ -39,8 +44,11 @@ Create a token with `POST /api/user/tokens` after `POST /api/auth/login`, or wit
 
 
 def create_app(settings: Settings) -> FastAPI:
+    if not settings.secret_key:
+        settings.prepare_data_dir()
     db = Database(settings.effective_database_url)
     wakeups = Wakeups()
+    engine_ctx = EngineContext.from_settings(settings, db, wakeups)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -51,7 +59,10 @@ def create_app(settings: Settings) -> FastAPI:
             listener.start()
         reaper = Reaper(db, wakeups, settings.agent_lease_seconds)
         reaper.start()
+        engine = Engine(engine_ctx, settings.engine_tick_seconds)
+        engine.start()
         yield
+        await engine.stop()
         await reaper.stop()
         if listener:
             await listener.stop()
@@ -68,6 +79,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.wakeups = wakeups
+    app.state.engine = engine_ctx
+    app.state.sealer = engine_ctx.sealer
     install_error_handlers(app)
     # Starlette runs the last-added middleware first: authenticate, then read the body.
     app.add_middleware(BodyMiddleware, max_bytes=settings.max_body_bytes)
@@ -82,6 +95,9 @@ def create_app(settings: Settings) -> FastAPI:
         agent_types,
         agents,
         jobs,
+        workflows,
+        pipelines,
+        secrets,
         agent_protocol,
     ):
         app.include_router(module.router)

@@ -55,6 +55,17 @@ class Settings(BaseSettings):
         description="Agent type that runs jobs asking for a hosted machine (e1-standard-2, ...).",
     )
 
+    git_timeout_seconds: float = Field(
+        default=120, gt=0, le=3600, description="Longest a git fetch of a project may take."
+    )
+    engine_tick_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often the engine looks at running pipelines without being woken "
+        "(time limits; changes made by other replicas).",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str | None) -> str | None:

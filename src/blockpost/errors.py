@@ -40,3 +40,7 @@ class NotFound(BlockpostError):
 
 class Conflict(BlockpostError):
     """The request clashes with the current state, e.g. a duplicate name."""
+
+
+class Unavailable(BlockpostError):
+    """Something the request needs from outside (a git repository) cannot be reached."""

@@ -106,7 +106,11 @@ async def get_job(
     token = await payload.issue_log_token(session, job)
     log_url = str(request.base_url).rstrip("/") + LOG_PUSH + job.id
     return payload.job_request(
-        job, log_url=log_url, log_token=token, log_max_bytes=settings.log_max_bytes
+        job,
+        log_url=log_url,
+        log_token=token,
+        log_max_bytes=settings.log_max_bytes,
+        sealer=request.app.state.sealer,
     )
 
 
@@ -126,7 +130,13 @@ async def disconnect(request: Request, session: SessionDep) -> Response:
     if agent.job_id is not None:
         job = await session.get(Job, agent.job_id)
         if job is not None:
-            await queue.finish(session, job, "failed", "the agent disconnected during the job")
+            await queue.finish(
+                session,
+                request.app.state.wakeups,
+                job,
+                "failed",
+                "the agent disconnected during the job",
+            )
     await registry.disconnect(session, agent)
     request.app.state.wakeups.forget_agent(agent.id)
     return Response("disconnected", media_type="text/plain")

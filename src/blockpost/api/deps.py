@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.config import Settings
+from blockpost.engine.context import EngineContext
 from blockpost.services.principal import Principal
 
 # Documents the header in OpenAPI (Swagger's Authorize button); AuthMiddleware checks it.
@@ -32,6 +33,11 @@ async def _caller(request: Request, _header: str | None = Security(_token_header
     return principal
 
 
+async def _engine(request: Request) -> EngineContext:
+    engine: EngineContext = request.app.state.engine
+    return engine
+
+
 async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -41,3 +47,4 @@ async def _settings(request: Request) -> Settings:
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 CallerDep = Annotated[Principal, Depends(_caller)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+EngineDep = Annotated[EngineContext, Depends(_engine)]

@@ -19,6 +19,7 @@ from blockpost.errors import (
     NotAuthenticated,
     NotFound,
     PermissionDenied,
+    Unavailable,
 )
 from blockpost.pipeline_yaml import PipelineInvalid
 
@@ -33,6 +34,7 @@ STATUS_OF: dict[type[BlockpostError], int] = {
     Conflict: 409,
     TooManyLines: 413,
     LogFull: 422,
+    Unavailable: 422,
 }
 AUTH_CHALLENGE = {"WWW-Authenticate": 'Token realm="blockpost"'}
 

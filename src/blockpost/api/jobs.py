@@ -46,7 +46,7 @@ def job_json(job: Job, waiting_reason: str | None = None) -> dict[str, Any]:
             "env_vars": [
                 {"name": e["name"], "value": e["value"]} for e in spec.get("env_vars", [])
             ],
-            "secrets": [],
+            "secrets": [{"name": name} for name in spec.get("secrets", [])],
             "files": [{"path": f["path"], "content": None} for f in spec.get("files", [])],
             "commands": spec.get("commands", []),
             "epilogue_always_commands": spec.get("epilogue_always_commands", []),

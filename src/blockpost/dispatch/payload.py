@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from blockpost.crypto import Sealer
 from blockpost.db.models import Job
 from blockpost.security import new_token, token_hash
 
@@ -27,8 +28,11 @@ async def issue_log_token(session: AsyncSession, job: Job) -> str:
     return secret
 
 
-def job_request(job: Job, *, log_url: str, log_token: str, log_max_bytes: int) -> dict[str, Any]:
+def job_request(
+    job: Job, *, log_url: str, log_token: str, log_max_bytes: int, sealer: Sealer
+) -> dict[str, Any]:
     spec = job.spec
+    secrets = sealer.open(spec["sealed"]) if spec.get("sealed") else {}
     return {
         "job_id": job.id,
         "job_name": job.name,
@@ -38,11 +42,12 @@ def job_request(job: Job, *, log_url: str, log_token: str, log_max_bytes: int) -
         "epilogue_on_pass_commands": _commands(spec.get("epilogue_on_pass_commands", [])),
         "epilogue_on_fail_commands": _commands(spec.get("epilogue_on_fail_commands", [])),
         "env_vars": [
-            {"name": env["name"], "value": _b64(env["value"])} for env in spec.get("env_vars", [])
+            {"name": env["name"], "value": _b64(env["value"])}
+            for env in (*spec.get("env_vars", []), *secrets.get("env_vars", []))
         ],
         "files": [
             {"path": f["path"], "content": f["content"], "mode": f.get("mode", "0644")}
-            for f in spec.get("files", [])
+            for f in (*spec.get("files", []), *secrets.get("files", []))
         ],
         "ssh_public_keys": [],
         "callbacks": {"finished": "", "teardown_finished": "", "token": ""},

@@ -7,16 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.engine import after_commit
 from blockpost.db.models import Agent, AgentType, Job
-from blockpost.dispatch.wakeup import AGENTS_CHANNEL, JOBS_CHANNEL, Wakeups
+from blockpost.dispatch.wakeup import AGENTS_CHANNEL, ENGINE_CHANNEL, JOBS_CHANNEL, Wakeups
 from blockpost.errors import Conflict, NotFound
 from blockpost.timefmt import utcnow
 
 RESULTS = ("passed", "failed", "stopped")
+TIME_LIMIT_REASON = "execution time limit exceeded"
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class JobSpec:
     os_image: str = ""
     project_id: str | None = None
     execution_time_limit: int | None = None  # seconds
+    secret_names: Sequence[str] = ()
+    sealed_secrets: str | None = None  # crypto.Sealer-sealed {"env_vars": [...], "files": [...]}
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -54,10 +57,12 @@ class JobSpec:
             "epilogue_always_commands": list(self.epilogue_always),
             "epilogue_on_pass_commands": list(self.epilogue_on_pass),
             "epilogue_on_fail_commands": list(self.epilogue_on_fail),
+            "secrets": list(self.secret_names),
+            "sealed": self.sealed_secrets,
         }
 
 
-async def _notify(session: AsyncSession, channel: str, payload: str) -> None:
+async def notify(session: AsyncSession, channel: str, payload: str) -> None:
     """On PostgreSQL, tells the other replicas; delivered only if the transaction commits."""
     if session.bind.dialect.name == "postgresql":
         await session.execute(
@@ -65,23 +70,54 @@ async def _notify(session: AsyncSession, channel: str, payload: str) -> None:
         )
 
 
-async def enqueue(session: AsyncSession, wakeups: Wakeups, spec: JobSpec) -> Job:
-    now = utcnow()
-    job = Job(
+def _job(spec: JobSpec, **columns: Any) -> Job:
+    return Job(
         name=spec.name,
         project_id=spec.project_id,
         agent_type=spec.agent_type,
         machine_type=spec.machine_type,
         os_image=spec.os_image,
-        state="queued",
         spec=spec.as_json(),
         execution_time_limit=spec.execution_time_limit,
-        created_at=now,
-        queued_at=now,
+        **columns,
     )
+
+
+def held(spec: JobSpec, *, job_id: str, pipeline_id: str, block_id: str | None, index: int) -> Job:
+    """A pipeline job that waits (`pending`) until its block starts; see `release`."""
+    return _job(
+        spec, id=job_id, pipeline_id=pipeline_id, block_id=block_id, index=index, state="pending"
+    )
+
+
+async def release(session: AsyncSession, wakeups: Wakeups, jobs: Sequence[Job]) -> None:
+    """Queues held jobs whose turn has come, and wakes agents of their types."""
+    now = utcnow()
+    types = set()
+    for job in jobs:
+        if job.state == "pending":
+            job.state = "queued"
+            job.queued_at = now
+            types.add(job.agent_type)
+    await session.flush()
+    for agent_type in types:
+        await notify(session, JOBS_CHANNEL, agent_type)
+        after_commit(session, lambda name=agent_type: wakeups.job_queued(name))
+
+
+async def discard_pending(session: AsyncSession, block_id: str) -> None:
+    """A block that will not run (skipped, canceled) keeps no jobs, as in Semaphore."""
+    await session.execute(delete(Job).where(Job.block_id == block_id, Job.state == "pending"))
+
+
+async def enqueue(
+    session: AsyncSession, wakeups: Wakeups, spec: JobSpec, *, pipeline_id: str | None = None
+) -> Job:
+    now = utcnow()
+    job = _job(spec, pipeline_id=pipeline_id, state="queued", created_at=now, queued_at=now)
     session.add(job)
     await session.flush()
-    await _notify(session, JOBS_CHANNEL, spec.agent_type)
+    await notify(session, JOBS_CHANNEL, spec.agent_type)
     after_commit(session, lambda: wakeups.job_queued(spec.agent_type))
     return job
 
@@ -124,7 +160,15 @@ async def claim(session: AsyncSession, agent: Agent) -> str | None:
     return job_id
 
 
-async def finish(session: AsyncSession, job: Job, result: str, reason: str = "") -> None:
+async def wake_engine(session: AsyncSession, wakeups: Wakeups, pipeline_id: str) -> None:
+    """Once committed, the engine looks at the pipeline again, here and on other replicas."""
+    await notify(session, ENGINE_CHANNEL, pipeline_id)
+    after_commit(session, wakeups.engine_poked)
+
+
+async def finish(
+    session: AsyncSession, wakeups: Wakeups, job: Job, result: str, reason: str = ""
+) -> None:
     """Ends a job once; a job already finished keeps its first result."""
     if job.state == "finished":
         return
@@ -136,6 +180,8 @@ async def finish(session: AsyncSession, job: Job, result: str, reason: str = "")
     job.updated_at = now
     job.log_token_hash = None
     await session.flush()
+    if job.pipeline_id is not None:
+        await wake_engine(session, wakeups, job.pipeline_id)
 
 
 async def request_stop(session: AsyncSession, wakeups: Wakeups, job: Job, reason: str) -> None:
@@ -143,7 +189,7 @@ async def request_stop(session: AsyncSession, wakeups: Wakeups, job: Job, reason
     if job.state == "finished":
         return
     if job.state in {"pending", "queued"}:
-        await finish(session, job, "stopped", reason)
+        await finish(session, wakeups, job, "stopped", reason)
         return
     if job.stop_requested_at is None:
         job.stop_requested_at = utcnow()
@@ -151,7 +197,7 @@ async def request_stop(session: AsyncSession, wakeups: Wakeups, job: Job, reason
         await session.flush()
         if job.agent_id is not None:
             agent_id = job.agent_id
-            await _notify(session, AGENTS_CHANNEL, str(agent_id))
+            await notify(session, AGENTS_CHANNEL, str(agent_id))
             after_commit(session, lambda: wakeups.agent_poked(agent_id))
 
 

@@ -50,7 +50,7 @@ class Reaper:
                     job = await session.get(Job, agent.job_id)
                     if job is not None:
                         reason = f"agent {agent.name} was lost: no sync for {self.lease_seconds} s"
-                        await queue.finish(session, job, "failed", reason)
+                        await queue.finish(session, self.wakeups, job, "failed", reason)
                 log.warning(
                     "agent %s lost (no sync for %s s); removed", agent.name, self.lease_seconds
                 )
@@ -60,9 +60,9 @@ class Reaper:
                 select(Job).where(Job.state == "running", Job.agent_id.is_(None))
             )
             for job in orphans:
-                await queue.finish(session, job, "failed", "the agent running this job is gone")
-            for job in await queue.stale_running(session):
-                await queue.request_stop(
-                    session, self.wakeups, job, "execution time limit exceeded"
+                await queue.finish(
+                    session, self.wakeups, job, "failed", "the agent running this job is gone"
                 )
+            for job in await queue.stale_running(session):
+                await queue.request_stop(session, self.wakeups, job, queue.TIME_LIMIT_REASON)
             await registry.purge_released(session)

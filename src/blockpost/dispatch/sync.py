@@ -82,7 +82,7 @@ def _interrupt_expired(agent: Agent) -> bool:
     return utcnow() - agent.interrupted_at >= grace
 
 
-async def _waiting(session: AsyncSession, agent: Agent) -> SyncAnswer | None:
+async def _waiting(session: AsyncSession, wakeups: Wakeups, agent: Agent) -> SyncAnswer | None:
     if agent.disabled_at is not None:
         return SyncAnswer("shutdown", shutdown_reason="requested")
     if agent.interrupted_at is not None:
@@ -91,7 +91,9 @@ async def _waiting(session: AsyncSession, agent: Agent) -> SyncAnswer | None:
         # The agent lost track of a job we gave it (e.g. it restarted): that job failed.
         job = await session.get(Job, agent.job_id)
         if job is not None:
-            await queue.finish(session, job, "failed", "the agent stopped reporting this job")
+            await queue.finish(
+                session, wakeups, job, "failed", "the agent stopped reporting this job"
+            )
         await queue.release_agent(session, agent)
     job_id = await queue.claim(session, agent)
     if job_id is not None:
@@ -113,12 +115,14 @@ async def _running(session: AsyncSession, agent: Agent, job_id: str) -> SyncAnsw
     return None
 
 
-async def _finished(session: AsyncSession, agent: Agent, request: SyncRequest) -> SyncAnswer:
+async def _finished(
+    session: AsyncSession, wakeups: Wakeups, agent: Agent, request: SyncRequest
+) -> SyncAnswer:
     result = request.job_result if request.job_result in queue.RESULTS else "failed"
     job = await session.get(Job, request.job_id) if request.job_id else None
     if job is not None and job.agent_id == agent.id:
         reason = "" if request.job_result else "the agent reported no result"
-        await queue.finish(session, job, result, reason)
+        await queue.finish(session, wakeups, job, result, reason)
     if agent.job_id == request.job_id or job is not None:
         await queue.release_agent(session, agent)
     if agent.disabled_at is not None:
@@ -155,11 +159,11 @@ async def sync(
             tickets = [wakeups.for_agent(agent.id).ticket()]
             if request.state == "waiting-for-jobs":
                 tickets.append(wakeups.for_type(agent.agent_type.name).ticket())
-                answer = await _waiting(session, agent)
+                answer = await _waiting(session, wakeups, agent)
             elif request.state == "running-job":
                 answer = await _running(session, agent, request.job_id)
             elif request.state == "finished-job":
-                answer = await _finished(session, agent, request)
+                answer = await _finished(session, wakeups, agent, request)
             else:
                 answer = SyncAnswer("continue", next_sync_after=1000)
         if answer is not None:

@@ -1,4 +1,4 @@
-"""Wake-ups for held syncs: a queued job wakes agents of its type, a stop wakes its agent.
+"""Wake-ups: a queued job wakes its agents, a stop its agent, a pipeline change the engine.
 
 In one process an asyncio event does it; across server replicas on PostgreSQL, NOTIFY
 (sent in the same transaction as the change) reaches every replica's listener. Either is
@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 JOBS_CHANNEL = "blockpost_jobs"
 AGENTS_CHANNEL = "blockpost_agents"
+ENGINE_CHANNEL = "blockpost_engine"
 
 
 class Signal:
@@ -52,6 +53,7 @@ class Wakeups:
         self._types: dict[str, Signal] = {}
         self._agents: dict[int, Signal] = {}
         self._logs: dict[str, Signal] = {}
+        self.engine = Signal()
 
     def for_log(self, job_id: str) -> Signal:
         return self._logs.setdefault(job_id, Signal())
@@ -74,6 +76,9 @@ class Wakeups:
     def agent_poked(self, agent_id: int) -> None:
         self.for_agent(agent_id).fire()
 
+    def engine_poked(self) -> None:
+        self.engine.fire()
+
     def forget_agent(self, agent_id: int) -> None:
         self._agents.pop(agent_id, None)
 
@@ -82,6 +87,8 @@ class Wakeups:
             self.job_queued(payload)
         elif channel == AGENTS_CHANNEL and payload.isdigit():
             self.agent_poked(int(payload))
+        elif channel == ENGINE_CHANNEL:
+            self.engine_poked()
 
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
@@ -119,7 +126,7 @@ class PostgresListener:
         closed = asyncio.Event()
         conn.add_termination_listener(lambda _conn: closed.set())
         try:
-            for channel in (JOBS_CHANNEL, AGENTS_CHANNEL):
+            for channel in (JOBS_CHANNEL, AGENTS_CHANNEL, ENGINE_CHANNEL):
                 await conn.add_listener(channel, self._received)
             await closed.wait()
         finally:

@@ -57,7 +57,8 @@ def _commands_files(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
 
 def _task_sources(data: dict[str, Any]) -> Iterator[tuple[int, Path, Any]]:
     """Each block's task (key -1 for after_pipeline) as written: a dict, or a task_file name."""
-    for index, block in enumerate(data.get("blocks") or ()):
+    blocks = data.get("blocks")
+    for index, block in enumerate(blocks if isinstance(blocks, list) else ()):
         if isinstance(block, dict):
             yield index, ("blocks", index), block.get("task", block.get("task_file"))
     after = data.get("after_pipeline")

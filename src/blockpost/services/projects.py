@@ -77,8 +77,7 @@ def check_repository_url(url: str) -> None:
         )
 
 
-def check_pipeline_file(path: str) -> None:
-    where = "spec.repository.pipeline_file"
+def check_pipeline_file(path: str, where: str = "spec.repository.pipeline_file") -> None:
     parts = path.split("/")
     if not path or path.startswith("/") or ".." in parts or len(path) > 1024:
         raise InvalidInput(where, "must be a relative path inside the repository")

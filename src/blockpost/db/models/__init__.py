@@ -3,16 +3,22 @@
 from blockpost.db.models.agents import Agent, AgentType
 from blockpost.db.models.jobs import Job, JobLogChunk
 from blockpost.db.models.projects import Project, ProjectMember
+from blockpost.db.models.secrets import Secret
 from blockpost.db.models.users import ApiToken, User, WebSession
+from blockpost.db.models.workflows import Block, Pipeline, Workflow
 
 __all__ = [
     "Agent",
     "AgentType",
     "ApiToken",
+    "Block",
     "Job",
     "JobLogChunk",
+    "Pipeline",
     "Project",
     "ProjectMember",
+    "Secret",
     "User",
     "WebSession",
+    "Workflow",
 ]

@@ -24,6 +24,12 @@ class Job(Base):
     project_id: Mapped[str | None] = mapped_column(
         ForeignKey("projects.id", ondelete="CASCADE"), index=True
     )
+    # set for pipeline jobs; standalone jobs (POST /jobs) have neither
+    pipeline_id: Mapped[str | None] = mapped_column(
+        ForeignKey("pipelines.id", ondelete="CASCADE"), index=True
+    )
+    block_id: Mapped[str | None] = mapped_column(ForeignKey("blocks.id", ondelete="CASCADE"))
+    index: Mapped[int] = mapped_column(default=0)  # position in its block
     agent_type: Mapped[str] = mapped_column(String(100))
     machine_type: Mapped[str] = mapped_column(String(100), default="")
     os_image: Mapped[str] = mapped_column(String(100), default="")

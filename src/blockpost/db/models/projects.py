@@ -30,6 +30,8 @@ class Project(Timestamps, Base):
     custom_permissions: Mapped[bool] = mapped_column(default=False)
     debug_permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
     attach_permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # numbers workflows 1, 2, ...: bumped in the statement that creates one
+    workflow_count: Mapped[int] = mapped_column(default=0)
 
     owner: Mapped[User] = relationship(lazy="joined")
 

@@ -1,0 +1,143 @@
+"""Workflows (`/api/v1alpha/plumber-workflows`): run, describe, list, reschedule, terminate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from blockpost.api.deps import CallerDep, EngineDep, SessionDep
+from blockpost.api.pagination import PageDep
+from blockpost.db.models import Workflow
+from blockpost.engine import runs
+from blockpost.services import projects, workflows
+from blockpost.timefmt import seconds_nanos
+
+router = APIRouter(prefix="/api/v1alpha/plumber-workflows", tags=["workflows"])
+
+
+class RunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str = Field(min_length=1, max_length=100, description="project id or name")
+    reference: str = Field(
+        min_length=1, max_length=1024, description="refs/heads/X, refs/tags/X or refs/pull/N"
+    )
+    commit_sha: str | None = Field(default=None, max_length=40)
+    pipeline_file: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="default: the project's, .semaphore/semaphore.yml",
+    )
+
+
+class RunOut(BaseModel):
+    workflow_id: str
+    pipeline_id: str
+    hook_id: str
+
+
+class Timestamp(BaseModel):
+    seconds: int
+    nanos: int
+
+
+class WorkflowOut(BaseModel):
+    wf_id: str
+    requester_id: str
+    project_id: str
+    initial_ppl_id: str
+    hook_id: str
+    created_at: Timestamp
+    commit_sha: str
+    branch_name: str
+    branch_id: str
+
+    @classmethod
+    def of(cls, workflow: Workflow) -> WorkflowOut:
+        return cls(
+            wf_id=workflow.id,
+            requester_id=workflow.requester_id,
+            project_id=workflow.project_id,
+            initial_ppl_id=workflow.initial_ppl_id,
+            hook_id=workflow.hook_id,
+            created_at=Timestamp(**seconds_nanos(workflow.created_at)),
+            commit_sha=workflow.commit_sha,
+            branch_name=workflow.branch_name,
+            branch_id=workflow.branch_id,
+        )
+
+
+class DescribeOut(BaseModel):
+    workflow: WorkflowOut
+
+
+class RescheduleOut(BaseModel):
+    wf_id: str
+    ppl_id: str
+
+
+@router.post("", response_model=RunOut)
+async def run_workflow(
+    body: RunIn, session: SessionDep, caller: CallerDep, engine: EngineDep
+) -> RunOut:
+    """Runs the pipeline file at the reference (JSON or form body). An unknown reference or
+    commit is a 400; a broken pipeline file gives a pipeline that ends failed/malformed."""
+    project = await projects.runnable(session, caller, body.project_id)
+    run = runs.RunRequest(body.reference, body.commit_sha or None, body.pipeline_file or None)
+    workflow, pipeline = await runs.start_workflow(session, engine, caller, project, run)
+    return RunOut(workflow_id=workflow.id, pipeline_id=pipeline.id, hook_id=workflow.hook_id)
+
+
+@router.get("", response_model=list[WorkflowOut])
+async def list_workflows(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    caller: CallerDep,
+    page: PageDep,
+    project_id: Annotated[str, Query(min_length=1, max_length=100)],
+    branch_name: Annotated[str | None, Query(max_length=1024)] = None,
+) -> list[WorkflowOut]:
+    """Newest first, 30 to a page with a `link` header."""
+    rows, total = await workflows.list_workflows(
+        session, caller, project_id, branch_name, page.offset, page.page_size
+    )
+    page.link_header(request, response, total)
+    return [WorkflowOut.of(row) for row in rows]
+
+
+@router.get("/{wf_id}", response_model=DescribeOut)
+async def describe_workflow(wf_id: str, session: SessionDep, caller: CallerDep) -> DescribeOut:
+    return DescribeOut(
+        workflow=WorkflowOut.of(await workflows.visible_workflow(session, caller, wf_id))
+    )
+
+
+@router.post("/{wf_id}/reschedule", response_model=RescheduleOut)
+async def reschedule_workflow(
+    wf_id: str,
+    session: SessionDep,
+    caller: CallerDep,
+    engine: EngineDep,
+    request_token: Annotated[str, Query(min_length=1, max_length=255)],
+) -> RescheduleOut:
+    """Runs the workflow's commit again; the same `request_token` returns the same new workflow."""
+    original = await workflows.visible_workflow(session, caller, wf_id)
+    project = await projects.runnable(session, caller, original.project_id)
+    workflow, pipeline = await runs.reschedule(
+        session, engine, caller, project, original, request_token
+    )
+    return RescheduleOut(wf_id=workflow.id, ppl_id=pipeline.id)
+
+
+@router.post("/{wf_id}/terminate")
+async def terminate_workflow(
+    wf_id: str, session: SessionDep, caller: CallerDep, engine: EngineDep
+) -> dict[str, str]:
+    """Stops every pipeline of the workflow that has not finished."""
+    workflow = await workflows.visible_workflow(session, caller, wf_id)
+    await projects.runnable(session, caller, workflow.project_id)
+    await runs.terminate_workflow(session, engine, workflow, caller.username)
+    return {}

@@ -1,0 +1,1 @@
+"""The engine: drives workflows, pipelines, blocks and jobs to their final states."""

@@ -1,0 +1,153 @@
+"""Initialisation: read and check the pipeline file, then store its blocks and held jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from blockpost.db.models import Block, Pipeline, Project, Workflow
+from blockpost.dispatch import queue
+from blockpost.engine.context import EngineContext
+from blockpost.engine.jobspecs import SpecBuilder, secret_names
+from blockpost.engine.plan import Decided, RunFacts, decide
+from blockpost.engine.transitions import finish_pipeline
+from blockpost.errors import NotFound, Unavailable
+from blockpost.pipeline_yaml import PipelineInvalid
+from blockpost.pipeline_yaml.when.lexer import WhenError
+from blockpost.services import secrets
+from blockpost.timefmt import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def _facts(pipeline: Pipeline, workflow: Workflow, project: Project) -> RunFacts:
+    return RunFacts(
+        project_id=project.id,
+        project_name=project.name,
+        repository_url=project.repository_url,
+        workflow_id=workflow.id,
+        workflow_number=workflow.number,
+        pipeline_id=pipeline.id,
+        reference=workflow.reference,
+        ref_type=workflow.ref_type,
+        ref_name=workflow.ref_name,
+        branch_name=workflow.branch_name,
+        commit_sha=workflow.commit_sha,
+        pipeline_file=pipeline.yaml_file_path,
+        requester=workflow.requester_name,
+        triggered_by=workflow.triggered_by,
+        rerun=workflow.rerun_of is not None,
+        created_at=pipeline.created_at,
+    )
+
+
+async def _load(
+    session: AsyncSession, pipeline_id: str
+) -> tuple[Pipeline, Workflow, Project] | None:
+    pipeline = await session.get(Pipeline, pipeline_id, populate_existing=True)
+    if pipeline is None or pipeline.state != "initializing":
+        return None
+    workflow = await session.get(Workflow, pipeline.workflow_id)
+    project = await session.get(Project, pipeline.project_id)
+    assert workflow is not None
+    assert project is not None
+    return pipeline, workflow, project
+
+
+async def initialize(ctx: EngineContext, pipeline_id: str) -> bool:
+    """Moves an initializing pipeline to pending, or to done when it cannot run."""
+    async with ctx.db.session() as session:
+        loaded = await _load(session, pipeline_id)
+        if loaded is None:
+            return False
+        facts = _facts(*loaded)
+        project = loaded[2]
+        repo = ctx.mirrors.for_project(project.id, project.repository_url)
+    failure: tuple[str, str] | None = None
+    decided: Decided | None = None
+    # git and parsing run outside any transaction: they may take a while
+    try:
+        decided = await asyncio.to_thread(decide, repo, facts)
+    except PipelineInvalid as exc:
+        failure = ("malformed", "\n".join(str(error) for error in exc.errors))
+    except FileNotFoundError as exc:
+        failure = ("malformed", f"Pipeline file: {exc.strerror}")
+    except WhenError as exc:
+        failure = ("malformed", f"Invalid 'when' condition: {exc}")
+    except Unavailable as exc:
+        failure = ("internal", exc.message)
+    async with ctx.db.session() as session:
+        loaded = await _load(session, pipeline_id)
+        if loaded is None:
+            return False
+        pipeline = loaded[0]
+        if pipeline.terminate_request:
+            await finish_pipeline(session, ctx, pipeline, "canceled", pipeline.terminate_reason)
+            return True
+        if failure is None and decided is not None:
+            failure = await _store(session, ctx, pipeline, facts, decided)
+        if failure is not None:
+            reason, description = failure
+            await finish_pipeline(session, ctx, pipeline, "failed", reason, description)
+    return True
+
+
+async def _store(
+    session: AsyncSession,
+    ctx: EngineContext,
+    pipeline: Pipeline,
+    facts: RunFacts,
+    decided: Decided,
+) -> tuple[str, str] | None:
+    """Writes blocks and held jobs and makes the pipeline pending; or says why it can't."""
+    try:
+        found = await secrets.resolve(
+            session, ctx.sealer, facts.project_id, secret_names(decided.pipeline)
+        )
+        builder = SpecBuilder(facts, decided, found, ctx.sealer, ctx.hosted_agent_type)
+        planned_blocks = builder.blocks()
+        after = builder.after_pipeline()
+    except NotFound as exc:
+        return "malformed", exc.message
+    except PipelineInvalid as exc:
+        return "malformed", "\n".join(str(error) for error in exc.errors)
+    for planned in planned_blocks:
+        block = Block(
+            pipeline_id=pipeline.id,
+            index=planned.index,
+            name=planned.name,
+            dependencies=list(planned.dependencies),
+            skip=planned.skip,
+            fail_fast=planned.fail_fast,
+        )
+        session.add(block)
+        await session.flush()
+        for job in planned.jobs:
+            session.add(
+                queue.held(
+                    job.spec,
+                    job_id=job.id,
+                    pipeline_id=pipeline.id,
+                    block_id=block.id,
+                    index=job.index,
+                )
+            )
+    for job in after:
+        session.add(
+            queue.held(
+                job.spec, job_id=job.id, pipeline_id=pipeline.id, block_id=None, index=job.index
+            )
+        )
+    limit = decided.pipeline.execution_time_limit
+    pipeline.name = decided.pipeline.name
+    pipeline.fail_fast = decided.fail_fast
+    pipeline.auto_cancel = decided.auto_cancel
+    pipeline.queue_key = decided.queue_key
+    pipeline.queue_parallel = decided.queue_parallel
+    pipeline.execution_time_limit = limit * 60 if limit else None
+    pipeline.state = "pending"
+    pipeline.pending_at = utcnow()
+    await session.flush()
+    return None

@@ -1,0 +1,207 @@
+"""Turns a decided pipeline into job specs: commands, SEMAPHORE_* environment, secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from blockpost.crypto import Sealer
+from blockpost.db.base import new_uuid
+from blockpost.dispatch.queue import JobSpec
+from blockpost.engine.plan import Decided, RunFacts
+from blockpost.pipeline_yaml import model
+from blockpost.pipeline_yaml.expand import expand_task
+from blockpost.services.secrets import SecretData
+from blockpost.timefmt import epoch_str
+
+DEFAULT_JOB_LIMIT_MINUTES = 60  # Semaphore's default when the YAML sets none
+Env = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    id: str
+    index: int
+    spec: JobSpec
+
+
+@dataclass(frozen=True)
+class PlannedBlock:
+    index: int
+    name: str
+    dependencies: tuple[str, ...]
+    skip: bool
+    fail_fast: str
+    jobs: tuple[PlannedJob, ...]
+
+
+def secret_names(pipeline: model.Pipeline) -> list[str]:
+    """Every secret the pipeline names, in order of first mention."""
+    tasks = [block.task for block in pipeline.blocks]
+    if pipeline.after_pipeline:
+        tasks.append(pipeline.after_pipeline)
+    names: dict[str, None] = {ref.name: None for ref in pipeline.global_job_config.secrets}
+    for task in tasks:
+        names.update((ref.name, None) for ref in task.secrets)
+    return list(names)
+
+
+def _repo_name(url: str) -> tuple[str, str]:
+    """(name, owner/name) from a clone URL or path."""
+    path = url.rstrip("/").replace(":", "/")
+    parts = [part for part in path.split("/") if part]
+    name = parts[-1].removesuffix(".git") if parts else "repository"
+    owner = parts[-2] if len(parts) > 1 else ""
+    return name, f"{owner}/{name}" if owner else name
+
+
+def pipeline_env(facts: RunFacts, decided: Decided) -> Env:
+    """The SEMAPHORE_* variables every job of the pipeline shares."""
+    repo_name, slug = _repo_name(facts.repository_url)
+    kind, ref_name = facts.ref_type, facts.ref_name
+    env: Env = [
+        ("CI", "true"),
+        ("SEMAPHORE", "true"),
+        ("SEMAPHORE_PROJECT_ID", facts.project_id),
+        ("SEMAPHORE_PROJECT_NAME", facts.project_name),
+        ("SEMAPHORE_WORKFLOW_ID", facts.workflow_id),
+        ("SEMAPHORE_WORKFLOW_NUMBER", str(facts.workflow_number)),
+        ("SEMAPHORE_WORKFLOW_RERUN", str(facts.rerun).lower()),
+        ("SEMAPHORE_WORKFLOW_TRIGGERED_BY", facts.requester),
+        ("SEMAPHORE_WORKFLOW_TRIGGERED_BY_HOOK", "false"),
+        ("SEMAPHORE_WORKFLOW_TRIGGERED_BY_API", str(facts.triggered_by == "api").lower()),
+        (
+            "SEMAPHORE_WORKFLOW_TRIGGERED_BY_SCHEDULE",
+            str(facts.triggered_by == "schedule").lower(),
+        ),
+        ("SEMAPHORE_WORKFLOW_TRIGGERED_BY_MANUAL_RUN", "false"),
+        ("SEMAPHORE_PIPELINE_ID", facts.pipeline_id),
+        ("SEMAPHORE_PIPELINE_NAME", decided.pipeline.name),
+        ("SEMAPHORE_PIPELINE_ARTEFACT_ID", facts.pipeline_id),
+        ("SEMAPHORE_PIPELINE_0_ARTEFACT_ID", facts.pipeline_id),
+        ("SEMAPHORE_PIPELINE_RERUN", "false"),
+        ("SEMAPHORE_PIPELINE_PROMOTION", "false"),
+        ("SEMAPHORE_PIPELINE_PROMOTED_BY", ""),
+        ("SEMAPHORE_GIT_PROVIDER", "git"),
+        ("SEMAPHORE_GIT_URL", facts.repository_url),
+        ("SEMAPHORE_GIT_DIR", repo_name),
+        ("SEMAPHORE_GIT_REPO_NAME", repo_name),
+        ("SEMAPHORE_GIT_REPO_SLUG", slug),
+        ("SEMAPHORE_GIT_SHA", facts.commit_sha),
+        ("SEMAPHORE_GIT_REF", facts.reference),
+        ("SEMAPHORE_GIT_REF_TYPE", kind),
+        ("SEMAPHORE_GIT_BRANCH", ref_name if kind != "pull-request" else facts.branch_name),
+        ("SEMAPHORE_GIT_COMMIT_RANGE", decided.commit_range),
+        ("SEMAPHORE_GIT_COMMIT_AUTHOR", decided.commit.get("author", "")),
+        ("SEMAPHORE_GIT_COMMITTER", decided.commit.get("committer", "")),
+    ]
+    if kind == "branch":
+        env.append(("SEMAPHORE_GIT_WORKING_BRANCH", ref_name))
+    elif kind == "tag":
+        env.append(("SEMAPHORE_GIT_TAG_NAME", ref_name))
+    else:
+        env.extend([("SEMAPHORE_GIT_PR_NUMBER", ref_name), ("SEMAPHORE_GIT_PR_NAME", "")])
+    return env
+
+
+class SpecBuilder:
+    """Builds the JobSpecs of one pipeline."""
+
+    def __init__(
+        self,
+        facts: RunFacts,
+        decided: Decided,
+        secrets: Mapping[str, SecretData],
+        sealer: Sealer,
+        hosted_agent_type: str,
+    ) -> None:
+        self.facts = facts
+        self.decided = decided
+        self.pipeline = decided.pipeline
+        self.secrets = secrets
+        self.sealer = sealer
+        self.hosted_agent_type = hosted_agent_type
+        self.shared_env = pipeline_env(facts, decided)
+
+    def blocks(self) -> list[PlannedBlock]:
+        planned = []
+        for index, block in enumerate(self.pipeline.blocks):
+            jobs = self.jobs(block.task, block.name, block.execution_time_limit)
+            planned.append(
+                PlannedBlock(
+                    index=index,
+                    name=block.name,
+                    dependencies=block.dependencies,
+                    skip=self.decided.skip[index],
+                    fail_fast=self.decided.block_fail_fast[index],
+                    jobs=tuple(jobs),
+                )
+            )
+        return planned
+
+    def after_pipeline(self) -> list[PlannedJob]:
+        task = self.pipeline.after_pipeline
+        return self.jobs(task, "After pipeline", None) if task else []
+
+    def _limit_seconds(self, job: model.Job, block_limit: int | None) -> int:
+        minutes = job.execution_time_limit or block_limit or DEFAULT_JOB_LIMIT_MINUTES
+        if self.pipeline.execution_time_limit:
+            minutes = min(minutes, self.pipeline.execution_time_limit)
+        return minutes * 60
+
+    def _sealed(self, task: model.Task) -> tuple[list[str], str | None]:
+        refs = [*self.pipeline.global_job_config.secrets, *task.secrets]
+        names = list(dict.fromkeys(ref.name for ref in refs))
+        if not names:
+            return [], None
+        merged = SecretData()
+        for name in names:
+            merged.env_vars.extend(self.secrets[name].env_vars)
+            merged.files.extend(self.secrets[name].files)
+        return names, self.sealer.seal(merged.as_json())
+
+    def jobs(self, task: model.Task, block_name: str, block_limit: int | None) -> list[PlannedJob]:
+        config = self.pipeline.global_job_config
+        agent = task.agent or self.pipeline.agent
+        machine = agent.machine
+        agent_type = machine.type if machine.type.startswith("s1-") else self.hosted_agent_type
+        prologue = (*config.prologue, *task.prologue)
+        epilogue = (task.epilogue, config.epilogue)
+        names, sealed = self._sealed(task)
+        planned = []
+        for expanded in expand_task(task):
+            job_id = new_uuid()
+            env: Env = [
+                *self.shared_env,
+                ("SEMAPHORE_JOB_ID", job_id),
+                ("SEMAPHORE_JOB_NAME", expanded.name),
+                ("SEMAPHORE_JOB_TYPE", "pipeline_job"),
+                ("SEMAPHORE_JOB_CREATION_TIME", epoch_str(self.facts.created_at)),
+                ("SEMAPHORE_BLOCK_NAME", block_name),
+                ("SEMAPHORE_AGENT_MACHINE_TYPE", machine.type),
+                ("SEMAPHORE_AGENT_MACHINE_OS_IMAGE", machine.os_image),
+                (
+                    "SEMAPHORE_AGENT_MACHINE_ENVIRONMENT_TYPE",
+                    "container" if agent.containers else "VM",
+                ),
+                *((e.name, e.value) for e in config.env_vars),
+                *((e.name, e.value) for e in task.env_vars),
+                *((e.name, e.value) for e in expanded.env_vars),
+            ]
+            spec = JobSpec(
+                name=expanded.name,
+                agent_type=agent_type,
+                commands=(*prologue, *expanded.job.commands),
+                env_vars=env,
+                epilogue_always=tuple(c for e in epilogue for c in e.always),
+                epilogue_on_pass=tuple(c for e in epilogue for c in e.on_pass),
+                epilogue_on_fail=tuple(c for e in epilogue for c in e.on_fail),
+                machine_type=machine.type,
+                os_image=machine.os_image,
+                project_id=self.facts.project_id,
+                execution_time_limit=self._limit_seconds(expanded.job, block_limit),
+                secret_names=names,
+                sealed_secrets=sealed,
+            )
+            planned.append(PlannedJob(id=job_id, index=expanded.index, spec=spec))
+        return planned

@@ -1,0 +1,167 @@
+"""Reads a run's pipeline file from git and decides what its `when` conditions say.
+
+Blocking (git subprocesses): the engine calls `decide` in a thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from blockpost.git import Repository
+from blockpost.pipeline_yaml import model
+from blockpost.pipeline_yaml.change_in import change_in_matches
+from blockpost.pipeline_yaml.validate import parse_pipeline
+from blockpost.pipeline_yaml.when.evaluator import WhenContext, evaluate
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What is known about a pipeline run before its file is read."""
+
+    project_id: str
+    project_name: str
+    repository_url: str
+    workflow_id: str
+    workflow_number: int
+    pipeline_id: str
+    reference: str
+    ref_type: str  # branch | tag | pull-request
+    ref_name: str
+    branch_name: str
+    commit_sha: str
+    pipeline_file: str
+    requester: str
+    triggered_by: str
+    rerun: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Decided:
+    pipeline: model.Pipeline
+    skip: tuple[bool, ...]  # per block
+    block_fail_fast: tuple[str, ...]  # per block: "" | stop | cancel
+    fail_fast: str
+    auto_cancel: str  # "" | queued | running
+    queue_key: str
+    queue_parallel: bool
+    commit_range: str
+    commit: Mapping[str, str] = field(default_factory=dict)
+
+
+def _reader(repo: Repository, sha: str, pipeline_file: str) -> Any:
+    base = posixpath.dirname(pipeline_file)
+
+    def read(name: str) -> str:
+        path = name[1:] if name.startswith("/") else posixpath.join(base, name)
+        path = posixpath.normpath(path)
+        if path.startswith("../") or path == "..":
+            raise FileNotFoundError(2, f"{name} is outside the repository", name)
+        return repo.read(sha, path)
+
+    return read
+
+
+class _Conditions:
+    """Evaluates `when` for one run; `change_in` diffs lazily, once per base commit."""
+
+    def __init__(self, repo: Repository, facts: RunFacts) -> None:
+        self.repo = repo
+        self.facts = facts
+        self._diffs: dict[str, list[str]] = {}
+        kind, name = facts.ref_type, facts.ref_name
+        self.context = WhenContext(
+            branch=name if kind == "branch" else "",
+            tag=name if kind == "tag" else "",
+            pull_request=name if kind == "pull-request" else "",
+            change_in=self._change_in,
+        )
+
+    def __call__(self, condition: model.When | None, default: bool = False) -> bool:
+        return default if condition is None else evaluate(condition, self.context)
+
+    def _change_in(self, patterns: list[str], options: Mapping[str, Any]) -> bool:
+        facts = self.facts
+        if facts.ref_type == "tag":
+            return bool(options.get("on_tags", True))
+        default_branch = str(options.get("default_branch", "master"))
+        sha = facts.commit_sha
+        if facts.ref_type == "branch" and facts.ref_name == default_branch:
+            base = self.repo.parent(sha)  # no push range here: the commit's own change
+        else:
+            base = self.repo.merge_base(f"refs/heads/{default_branch}", sha)
+        if base is None:
+            return True  # nothing to compare with: run rather than skip silently
+        if base not in self._diffs:
+            self._diffs[base] = self.repo.changed_files(base, sha)
+        return change_in_matches(
+            patterns,
+            options,
+            changed_files=self._diffs[base],
+            pipeline_file=facts.pipeline_file,
+        )
+
+
+def _first(stop: model.When | None, cancel: model.When | None, when: _Conditions) -> str:
+    if when(stop):
+        return "stop"
+    if when(cancel):
+        return "cancel"
+    return ""
+
+
+def _queue(pipeline: model.Pipeline, facts: RunFacts, when: _Conditions) -> tuple[str, bool]:
+    implicit = f"implicit/{facts.project_id}/{facts.reference}/{facts.pipeline_file}"
+    key, parallel = implicit, False
+    for queue in pipeline.queue:
+        if when(queue.when, default=True):
+            parallel = queue.processing == "parallel"
+            if queue.name:
+                scope = "org" if queue.scope == "organization" else f"project/{facts.project_id}"
+                key = f"{scope}/{queue.name}"
+            break
+    return hashlib.sha256(key.encode()).hexdigest(), parallel
+
+
+def decide(repo: Repository, facts: RunFacts) -> Decided:
+    """Raises PipelineInvalid, FileNotFoundError, WhenError or Unavailable."""
+    sha = facts.commit_sha
+    if not repo.has_commit(sha):
+        repo.fetch()  # a mirror lost since the run began (e.g. a new data dir)
+    text = repo.read(sha, facts.pipeline_file)
+    pipeline = parse_pipeline(text, read_file=_reader(repo, sha, facts.pipeline_file))
+    when = _Conditions(repo, facts)
+    skip = tuple(when(b.skip) or (b.run is not None and not when(b.run)) for b in pipeline.blocks)
+    block_fail_fast = tuple(
+        _first(b.task.fail_fast.stop, b.task.fail_fast.cancel, when) if b.task.fail_fast else ""
+        for b in pipeline.blocks
+    )
+    fail_fast = (
+        _first(pipeline.fail_fast.stop, pipeline.fail_fast.cancel, when)
+        if pipeline.fail_fast
+        else ""
+    )
+    auto_cancel = ""
+    if pipeline.auto_cancel:
+        if when(pipeline.auto_cancel.running):
+            auto_cancel = "running"
+        elif when(pipeline.auto_cancel.queued):
+            auto_cancel = "queued"
+    queue_key, parallel = _queue(pipeline, facts, when)
+    parent = repo.parent(sha)
+    return Decided(
+        pipeline=pipeline,
+        skip=skip,
+        block_fail_fast=block_fail_fast,
+        fail_fast=fail_fast,
+        auto_cancel=auto_cancel,
+        queue_key=queue_key,
+        queue_parallel=parallel,
+        commit_range=f"{parent}...{sha}" if parent else "",
+        commit=repo.commit_fields(sha),
+    )

@@ -1,0 +1,104 @@
+"""The engine's loop: woken by changes (or its tick), it advances every unfinished pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy import select
+
+from blockpost.db.leader import LeaderLock
+from blockpost.db.models import Job, Pipeline
+from blockpost.dispatch import queue
+from blockpost.dispatch.wakeup import wait_any
+from blockpost.engine.context import EngineContext
+from blockpost.engine.initialize import initialize
+from blockpost.engine.transitions import advance, finish_pipeline
+
+log = logging.getLogger(__name__)
+LEADER_KEY = 0x626C6B70_0001  # "blkp", engine
+
+
+class Engine:
+    def __init__(self, ctx: EngineContext, tick: float) -> None:
+        self.ctx = ctx
+        self.tick = tick
+        self.leader = LeaderLock(ctx.db, LEADER_KEY)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="blockpost-engine")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.leader.release()
+
+    async def _loop(self) -> None:
+        while True:
+            ticket = self.ctx.wakeups.engine.ticket()
+            try:
+                if await self.run_once():
+                    continue  # one change may unblock another pipeline: look again now
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("engine pass failed; trying again")
+            await wait_any([ticket], self.tick)
+
+    async def run_once(self) -> bool:
+        """Advances every unfinished pipeline, oldest first; True when anything changed."""
+        if not await self.leader.held():
+            return False
+        async with self.ctx.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(Pipeline.id, Pipeline.state)
+                    .where(Pipeline.state != "done")
+                    .order_by(Pipeline.created_at, Pipeline.id)
+                )
+            ).all()
+        changed = False
+        for pipeline_id, state in rows:
+            try:
+                if state == "initializing":
+                    changed |= await initialize(self.ctx, pipeline_id)
+                else:
+                    changed |= await self._advance(pipeline_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("pipeline %s failed inside the engine", pipeline_id)
+                await self._fail(pipeline_id, exc)
+                changed = True
+        return changed
+
+    async def _advance(self, pipeline_id: str) -> bool:
+        async with self.ctx.db.session() as session:
+            pipeline = await session.get(Pipeline, pipeline_id)
+            if pipeline is None or pipeline.state == "done":
+                return False
+            return await advance(session, self.ctx, pipeline)
+
+    async def _fail(self, pipeline_id: str, exc: Exception) -> None:
+        """A pipeline the engine cannot handle ends failed/internal; its jobs are stopped."""
+        async with self.ctx.db.session() as session:
+            pipeline = await session.get(Pipeline, pipeline_id)
+            if pipeline is None or pipeline.state == "done":
+                return
+            jobs = await session.scalars(
+                select(Job).where(Job.pipeline_id == pipeline_id, Job.state != "finished")
+            )
+            for job in jobs.all():
+                await queue.request_stop(session, self.ctx.wakeups, job, "internal error")
+            await finish_pipeline(
+                session,
+                self.ctx,
+                pipeline,
+                "failed",
+                "internal",
+                f"internal error in the engine ({type(exc).__name__}); see the server log",
+            )

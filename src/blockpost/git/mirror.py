@@ -1,0 +1,160 @@
+"""One cached bare mirror per project, fetched on demand; every call is blocking.
+
+Callers in async code run these in a thread (`asyncio.to_thread`). A file lock per
+mirror serialises fetches, across threads and across server processes sharing a data
+dir; reads need no lock because git updates refs atomically.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from blockpost.errors import InvalidInput, Unavailable
+from blockpost.git.refs import GitRef
+
+_SHA = re.compile(r"^[0-9a-f]{4,40}$")
+_ENV = {
+    **os.environ,
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_ASKPASS": "/bin/false",
+    "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o ConnectTimeout=15",
+    "LC_ALL": "C",
+}
+FETCH_REFSPECS = (
+    "+refs/heads/*:refs/heads/*",
+    "+refs/tags/*:refs/tags/*",
+    "+refs/pull/*:refs/pull/*",
+)
+
+
+class Repository:
+    def __init__(self, path: Path, url: str, timeout: float) -> None:
+        self.path = path
+        self.url = url
+        self.timeout = timeout
+
+    def _git(self, *args: str, timeout: float | None = None, check: bool = True) -> str:
+        try:
+            done = subprocess.run(
+                ["git", "--git-dir", str(self.path), *args],
+                capture_output=True,
+                env=_ENV,
+                timeout=timeout or self.timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise Unavailable(
+                f"git {args[0]} on {self.url} took longer than {timeout or self.timeout:g} s"
+            ) from None
+        if check and done.returncode != 0:
+            raise _GitFailed(done.stderr.decode(errors="replace").strip())
+        return done.stdout.decode(errors="replace") if done.returncode == 0 else ""
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{self.path}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def fetch(self) -> None:
+        """Brings the mirror up to date with the remote (creating it the first time)."""
+        with self._locked():
+            if not (self.path / "HEAD").exists():
+                self.path.mkdir(parents=True, exist_ok=True)
+                subprocess.run(
+                    ["git", "init", "--quiet", "--bare", str(self.path)],
+                    check=True,
+                    capture_output=True,
+                    env=_ENV,
+                )
+            try:
+                self._git(
+                    "fetch", "--quiet", "--prune", "--no-tags", "--", self.url, *FETCH_REFSPECS
+                )
+            except _GitFailed as exc:
+                raise Unavailable(
+                    f"cannot fetch repository {self.url}: {_last_line(exc)}"
+                ) from None
+
+    def _ref_sha(self, ref: str) -> str | None:
+        out = self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+        return out.strip() or None
+
+    def has_commit(self, sha: str) -> bool:
+        return bool(_SHA.match(sha)) and self._ref_sha(sha) is not None
+
+    def resolve(self, ref: GitRef, commit_sha: str | None = None) -> str:
+        """The full commit sha the run uses; `commit_sha` must exist in the repository."""
+        tip = next((sha for name in ref.candidates() if (sha := self._ref_sha(name))), None)
+        if tip is None:
+            raise InvalidInput("reference", f"{ref.reference} not found in {self.url}")
+        if not commit_sha:
+            return tip
+        if not _SHA.match(commit_sha.lower()):
+            raise InvalidInput("commit_sha", f"{commit_sha!r} is not a hexadecimal commit id")
+        full = self._ref_sha(commit_sha.lower())
+        if full is None:
+            raise InvalidInput("commit_sha", f"commit {commit_sha} not found in {self.url}")
+        return full
+
+    def ref_exists(self, ref: GitRef) -> bool:
+        return any(self._ref_sha(name) for name in ref.candidates())
+
+    def read(self, sha: str, path: str) -> str:
+        """The file's text at the commit; FileNotFoundError when it is not there."""
+        try:
+            return self._git("show", f"{sha}:{path}")
+        except _GitFailed:
+            raise FileNotFoundError(2, f"{path} not found at commit {sha[:12]}", path) from None
+
+    def changed_files(self, base: str, head: str) -> list[str]:
+        out = self._git("diff", "--name-only", "--no-renames", "-z", base, head)
+        return [name for name in out.split("\0") if name]
+
+    def merge_base(self, first: str, second: str) -> str | None:
+        return self._git("merge-base", first, second, check=False).strip() or None
+
+    def parent(self, sha: str) -> str | None:
+        return self._ref_sha(f"{sha}~1")
+
+    def commit_fields(self, sha: str) -> dict[str, str]:
+        out = self._git("show", "-s", "--format=%an%x00%cn%x00%B", sha)
+        author, committer, message = ([*out.split("\x00", 2), "", "", ""])[:3]
+        return {"author": author, "committer": committer, "message": message.strip()}
+
+
+class _GitFailed(Exception):
+    pass
+
+
+def _last_line(exc: Exception) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else "git failed"
+
+
+class Mirrors:
+    """Where the mirrors live: DATA_DIR/repositories/<project id>.git."""
+
+    def __init__(self, root: Path, timeout: float) -> None:
+        self.root = root
+        self.timeout = timeout
+
+    def for_project(self, project_id: str, url: str) -> Repository:
+        return Repository(self.root / f"{project_id}.git", url, self.timeout)
+
+
+def sync_ref(repo: Repository, ref: GitRef, commit_sha: str | None) -> str:
+    """Resolves the run's commit, fetching first unless the mirror already has both."""
+    if not (commit_sha and repo.has_commit(commit_sha.lower()) and repo.ref_exists(ref)):
+        repo.fetch()
+    return repo.resolve(ref, commit_sha)

@@ -1,0 +1,209 @@
+"""Secrets: create, change, read and delete them, sealed at rest; resolve them for a run."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from blockpost.crypto import Sealer
+from blockpost.db.models import Project, Secret
+from blockpost.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from blockpost.services import projects
+from blockpost.services.principal import Principal
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+GLOBAL = ""
+
+
+@dataclass
+class SecretData:
+    env_vars: list[tuple[str, str]] = field(default_factory=list)
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "env_vars": [{"name": name, "value": value} for name, value in self.env_vars],
+            "files": [
+                {"path": path, "content": base64.b64encode(content).decode(), "mode": "0644"}
+                for path, content in self.files
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SecretData:
+        return cls(
+            env_vars=[(e["name"], e["value"]) for e in data.get("env_vars", [])],
+            files=[(f["path"], base64.b64decode(f["content"])) for f in data.get("files", [])],
+        )
+
+
+@dataclass(frozen=True)
+class SentSecret:
+    """A secret as a client sends it: file contents in base64, nothing checked yet."""
+
+    name: str
+    env_vars: Sequence[tuple[str, str]] = ()
+    files: Sequence[tuple[str, str]] = ()
+    description: str | None = None
+
+    def checked(self) -> SecretData:
+        return check(self.name, self.env_vars, self.files)
+
+
+def check(
+    name: str, env_vars: Sequence[tuple[str, str]], files: Sequence[tuple[str, str]]
+) -> SecretData:
+    """Validates a secret as sent (file contents in base64) and decodes it."""
+    if not NAME_RE.match(name):
+        raise InvalidInput(
+            "metadata.name", "must be 1-255 letters, digits, '.', '_' or '-', starting with one"
+        )
+    seen: set[str] = set()
+    for index, (env_name, _) in enumerate(env_vars):
+        if not ENV_NAME_RE.match(env_name):
+            raise InvalidInput(f"data.env_vars.{index}.name", "is not a valid variable name")
+        if env_name in seen:
+            raise InvalidInput(f"data.env_vars.{index}.name", f"{env_name} appears twice")
+        seen.add(env_name)
+    decoded = []
+    for index, (path, content) in enumerate(files):
+        if not path.strip() or "\0" in path:
+            raise InvalidInput(f"data.files.{index}.path", "must be a file path")
+        try:
+            decoded.append((path, base64.b64decode(content, validate=True)))
+        except (binascii.Error, ValueError):
+            raise InvalidInput(f"data.files.{index}.content", "is not base64") from None
+    return SecretData(list(env_vars), decoded)
+
+
+async def _scope(
+    session: AsyncSession, caller: Principal, project_ref: str | None, write: bool
+) -> Project | None:
+    """The project of project secrets (members may use them), or None for global secrets."""
+    if project_ref is None:
+        if write and not caller.admin:
+            raise PermissionDenied("only administrators manage global secrets")
+        return None
+    return await projects.runnable(session, caller, project_ref)
+
+
+def _scope_key(project: Project | None) -> str:
+    return project.id if project else GLOBAL
+
+
+async def _find(session: AsyncSession, project: Project | None, id_or_name: str) -> Secret:
+    scope = _scope_key(project)
+    secret = await session.scalar(
+        select(Secret).where(Secret.scope == scope, Secret.name == id_or_name)
+    ) or await session.scalar(select(Secret).where(Secret.scope == scope, Secret.id == id_or_name))
+    if secret is None:
+        raise NotFound(f"secret {id_or_name!r} not found")
+    return secret
+
+
+async def list_secrets(
+    session: AsyncSession, caller: Principal, project_ref: str | None
+) -> Sequence[Secret]:
+    project = await _scope(session, caller, project_ref, write=False)
+    rows = await session.scalars(
+        select(Secret).where(Secret.scope == _scope_key(project)).order_by(Secret.name)
+    )
+    return rows.all()
+
+
+async def get_secret(
+    session: AsyncSession, caller: Principal, project_ref: str | None, id_or_name: str
+) -> Secret:
+    project = await _scope(session, caller, project_ref, write=project_ref is None)
+    return await _find(session, project, id_or_name)
+
+
+async def create_secret(
+    session: AsyncSession,
+    sealer: Sealer,
+    caller: Principal,
+    project_ref: str | None,
+    sent: SentSecret,
+) -> tuple[Secret, SecretData]:
+    project = await _scope(session, caller, project_ref, write=True)
+    name, data = sent.name, sent.checked()
+    scope = _scope_key(project)
+    if await session.scalar(select(Secret.id).where(Secret.scope == scope, Secret.name == name)):
+        raise Conflict(f"a secret named {name!r} already exists")
+    secret = Secret(
+        name=name,
+        scope=scope,
+        project_id=project.id if project else None,
+        description=sent.description or "",
+        sealed=sealer.seal(data.as_json()),
+    )
+    session.add(secret)
+    await session.flush()
+    return secret, data
+
+
+async def update_secret(
+    session: AsyncSession,
+    sealer: Sealer,
+    caller: Principal,
+    project_ref: str | None,
+    id_or_name: str,
+    sent: SentSecret,
+) -> tuple[Secret, SecretData]:
+    project = await _scope(session, caller, project_ref, write=True)
+    secret = await _find(session, project, id_or_name)
+    name, data = sent.name, sent.checked()
+    if name != secret.name:
+        clash = await session.scalar(
+            select(Secret.id).where(Secret.scope == secret.scope, Secret.name == name)
+        )
+        if clash:
+            raise Conflict(f"a secret named {name!r} already exists")
+    secret.name = name
+    secret.sealed = sealer.seal(data.as_json())
+    if sent.description is not None:
+        secret.description = sent.description
+    await session.flush()
+    return secret, data
+
+
+async def delete_secret(
+    session: AsyncSession, caller: Principal, project_ref: str | None, id_or_name: str
+) -> None:
+    project = await _scope(session, caller, project_ref, write=True)
+    await session.delete(await _find(session, project, id_or_name))
+    await session.flush()
+
+
+def reveal(sealer: Sealer, secret: Secret) -> SecretData:
+    return SecretData.from_json(sealer.open(secret.sealed))
+
+
+async def resolve(
+    session: AsyncSession, sealer: Sealer, project_id: str, names: Sequence[str]
+) -> dict[str, SecretData]:
+    """The named secrets for a run: a project secret wins over a global one of the same name.
+
+    Raises NotFound naming the first secret that exists in neither scope.
+    """
+    if not names:
+        return {}
+    rows = await session.scalars(
+        select(Secret).where(Secret.name.in_(set(names)), Secret.scope.in_([project_id, GLOBAL]))
+    )
+    found: dict[str, Secret] = {}
+    for secret in rows:
+        if secret.name not in found or secret.scope == project_id:
+            found[secret.name] = secret
+    for name in names:
+        if name not in found:
+            raise NotFound(f"Secret '{name}' not found")
+    return {name: reveal(sealer, secret) for name, secret in found.items()}

@@ -1,0 +1,127 @@
+"""Reading workflows and pipelines as a user may see them: describe, list, filter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from blockpost.db.models import Block, Job, Pipeline, Workflow
+from blockpost.errors import InvalidInput, NotFound
+from blockpost.services import projects
+from blockpost.services.principal import Principal
+
+Row = TypeVar("Row", Workflow, Pipeline)
+
+
+async def _visible(
+    session: AsyncSession, caller: Principal, model: type[Row], item_id: str, what: str
+) -> Row:
+    item = await session.get(model, item_id)
+    missing = NotFound(f"{what} {item_id!r} not found")
+    if item is None:
+        raise missing
+    try:
+        await projects.get_project(session, caller, item.project_id)
+    except NotFound:
+        raise missing from None
+    return item
+
+
+async def visible_workflow(session: AsyncSession, caller: Principal, wf_id: str) -> Workflow:
+    return await _visible(session, caller, Workflow, wf_id, "workflow")
+
+
+async def visible_pipeline(session: AsyncSession, caller: Principal, ppl_id: str) -> Pipeline:
+    return await _visible(session, caller, Pipeline, ppl_id, "pipeline")
+
+
+async def _page(
+    session: AsyncSession, query: Select[Any], offset: int, limit: int
+) -> tuple[Sequence[Any], int]:
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(query.offset(offset).limit(limit))
+    return rows.all(), total or 0
+
+
+async def list_workflows(
+    session: AsyncSession,
+    caller: Principal,
+    project_ref: str,
+    branch_name: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[Sequence[Workflow], int]:
+    project = await projects.get_project(session, caller, project_ref)
+    query = select(Workflow).where(Workflow.project_id == project.id)
+    if branch_name:
+        query = query.where(Workflow.branch_name == branch_name)
+    query = query.order_by(Workflow.created_at.desc(), Workflow.number.desc())
+    return await _page(session, query, offset, limit)
+
+
+@dataclass(frozen=True)
+class PipelineFilter:
+    project_id: str | None = None
+    wf_id: str | None = None
+    branch_name: str | None = None
+    yml_file_path: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    done_after: datetime | None = None
+    done_before: datetime | None = None
+
+
+async def list_pipelines(
+    session: AsyncSession, caller: Principal, where: PipelineFilter, offset: int, limit: int
+) -> tuple[Sequence[Pipeline], int]:
+    if not where.project_id and not where.wf_id:
+        raise InvalidInput("project_id", "is required unless wf_id is given")
+    query = select(Pipeline)
+    if where.project_id:
+        project = await projects.get_project(session, caller, where.project_id)
+        query = query.where(Pipeline.project_id == project.id)
+    if where.wf_id:
+        workflow = await visible_workflow(session, caller, where.wf_id)
+        query = query.where(Pipeline.workflow_id == workflow.id)
+    if where.branch_name:
+        query = query.join(Workflow, Workflow.id == Pipeline.workflow_id).where(
+            Workflow.branch_name == where.branch_name
+        )
+    if where.yml_file_path:
+        query = query.where(Pipeline.yaml_file_path == where.yml_file_path.removeprefix("./"))
+    bounds = (
+        (Pipeline.created_at, where.created_after, where.created_before),
+        (Pipeline.done_at, where.done_after, where.done_before),
+    )
+    for column, after, before in bounds:
+        if after is not None:
+            query = query.where(column > after)
+        if before is not None:
+            query = query.where(column < before)
+    query = query.order_by(Pipeline.created_at.desc(), Pipeline.id)
+    return await _page(session, query, offset, limit)
+
+
+async def blocks_of(session: AsyncSession, pipeline_id: str) -> list[tuple[Block, list[Job]]]:
+    blocks = (
+        await session.scalars(
+            select(Block).where(Block.pipeline_id == pipeline_id).order_by(Block.index)
+        )
+    ).all()
+    jobs = (
+        await session.scalars(
+            select(Job)
+            .where(Job.pipeline_id == pipeline_id, Job.block_id.is_not(None))
+            .order_by(Job.index)
+        )
+    ).all()
+    by_block: dict[str, list[Job]] = {block.id: [] for block in blocks}
+    for job in jobs:
+        if job.block_id in by_block:
+            by_block[job.block_id].append(job)
+    return [(block, by_block[block.id]) for block in blocks]
