@@ -76,7 +76,8 @@ async def test_dag_failure_cancels_dependents_and_lets_other_branches_finish(
     )
     ppl = (await rig.run())["pipeline_id"]
     ran = await rig.run_jobs({"b": "failed"})
-    assert ran[0] == "a" and sorted(ran[1:]) == ["b", "c"]
+    assert ran[0] == "a"
+    assert sorted(ran[1:]) == ["b", "c"]
     body = await rig.pipeline(ppl)
     blocks = {b["name"]: (b["state"], b["result"]) for b in body["blocks"]}
     assert blocks == {
@@ -151,7 +152,8 @@ async def test_serialized_queue_holds_the_second_pipeline_until_the_first_is_don
     assert (await rig.state(first))[0] == "running"
     assert (await rig.state(second))[0] == "queuing"
     ran = await rig.run_jobs()
-    assert ran[0] == "compile" and sorted(ran[1:3]) == ["lint", "unit"]
+    assert ran[0] == "compile"
+    assert sorted(ran[1:3]) == ["lint", "unit"]
     assert await rig.state(first) == ("done", "passed", "test")
     assert await rig.state(second) == ("done", "passed", "test")
     listed = (await rig.api.get(f"{API}/pipelines", params={"project_id": rig.project_id})).json()
@@ -405,7 +407,8 @@ async def test_job_time_limit_stops_the_job_and_the_pipeline_reports_timeout(
         rig,
         pipeline_yaml(
             "  - name: Slow\n    task:\n      jobs:\n        - name: sleeper\n"
-            "          commands: [sleep 600]\n          execution_time_limit:\n            minutes: 1\n"
+            "          commands: [sleep 600]\n"
+            "          execution_time_limit:\n            minutes: 1\n"
         ),
     )
     ppl = (await rig.run())["pipeline_id"]
@@ -414,7 +417,8 @@ async def test_job_time_limit_stops_the_job_and_the_pipeline_reports_timeout(
     db = rig.app.state.db
     async with db.session() as session:
         job = await session.get(Job, running.id)
-        assert job is not None and job.started_at is not None
+        assert job is not None
+        assert job.started_at is not None
         job.started_at -= timedelta(seconds=61)  # a minute passes
     await Reaper(db, rig.app.state.wakeups, 60).run_once()
     assert (await running.agent.sync("running-job", running.id))["action"] == "stop-job"
@@ -435,7 +439,8 @@ async def test_pipeline_time_limit_stops_the_pipeline(rig: EngineRig) -> None:
     assert running.payload["job_id"] == running.id
     async with rig.app.state.db.session() as session:
         pipeline = await session.get(Pipeline, ppl)
-        assert pipeline is not None and pipeline.running_at is not None
+        assert pipeline is not None
+        assert pipeline.running_at is not None
         pipeline.running_at -= timedelta(minutes=2)  # two minutes pass
     await rig.settle()
     assert (await running.agent.sync("running-job", running.id))["action"] == "stop-job"
@@ -448,7 +453,8 @@ async def test_after_pipeline_jobs_run_once_the_pipeline_is_done(rig: EngineRig)
     commit_pipeline(
         rig,
         pipeline_yaml(block("Only", "job"))
-        + "after_pipeline:\n  task:\n    jobs:\n      - name: Notify\n        commands: [echo done]\n",
+        + "after_pipeline:\n  task:\n    jobs:\n"
+        + "      - name: Notify\n        commands: [echo done]\n",
     )
     ppl = (await rig.run())["pipeline_id"]
     await rig.settle()
@@ -541,13 +547,15 @@ async def test_reschedule_with_the_same_token_returns_the_same_workflow(rig: Eng
     assert other.json()["wf_id"] != again.json()["wf_id"]
     assert set(again.json()) == {"wf_id", "ppl_id"}
     missing = await rig.api.post(url)
-    assert missing.status_code == 400 and "request_token" in missing.json()["message"]
+    assert missing.status_code == 400
+    assert "request_token" in missing.json()["message"]
     described = await rig.api.get(f"{API}/plumber-workflows/{again.json()['wf_id']}")
     assert described.json()["workflow"]["commit_sha"] == rig.repo.git("rev-parse", "HEAD")
     await rig.settle()
     async with rig.app.state.db.session() as session:
         rerun = await session.get(Pipeline, again.json()["ppl_id"])
-        assert rerun is not None and rerun.state != "initializing"
+        assert rerun is not None
+        assert rerun.state != "initializing"
 
 
 async def test_pipeline_survives_a_new_engine_mid_run(rig: EngineRig, app: FastAPI) -> None:
