@@ -28,6 +28,7 @@ class Shell:
         self.tmp = Path(tempfile.mkdtemp(prefix="blockpost-job-"))
 
     async def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
         # Own session: stopping the job kills bash and everything it started.
         self.process = await asyncio.create_subprocess_exec(
             "bash",
