@@ -25,7 +25,7 @@ from blockpost.api import (
     yaml,
 )
 from blockpost.api.errors import install_error_handlers
-from blockpost.api.middleware import AuthMiddleware, BodyMiddleware
+from blockpost.api.middleware import AuthMiddleware, BodyMiddleware, PrincipalCache
 from blockpost.config import Settings
 from blockpost.db.engine import Database, asyncpg_dsn
 from blockpost.dispatch.reaper import Reaper
@@ -84,8 +84,14 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     # Starlette runs the last-added middleware first: authenticate, then read the body.
     app.add_middleware(BodyMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(AuthMiddleware, db=db)
+    app.state.principals = PrincipalCache()
+    app.add_middleware(AuthMiddleware, db=db, principals=app.state.principals)
+    # Routes are matched in order: the ones agents and polling scripts hit go first.
     for module in (
+        agent_protocol,
+        pipelines,
+        jobs,
+        workflows,
         meta,
         auth,
         users,
@@ -94,11 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
         yaml,
         agent_types,
         agents,
-        jobs,
-        workflows,
-        pipelines,
         secrets,
-        agent_protocol,
     ):
         app.include_router(module.router)
     meta.mount_swagger_assets(app)

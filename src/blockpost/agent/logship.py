@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -35,6 +36,8 @@ class LogShipper:
         self.full = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # one push at a time: two in flight with the same start_from would collide
+        self._pushing = asyncio.Lock()
 
     def emit(self, event: str, **fields: Any) -> None:
         self.lines.append(json.dumps({"event": event, "timestamp": int(time.time()), **fields}))
@@ -52,6 +55,10 @@ class LogShipper:
 
     async def push(self) -> bool:
         """Sends what is unsent; True when everything is on the server (or it is full)."""
+        async with self._pushing:
+            return await self._push()
+
+    async def _push(self) -> bool:
         while self.sent < len(self.lines) and not self.full:
             batch = self.lines[self.sent : self.sent + BATCH_LINES]
             try:
@@ -78,7 +85,11 @@ class LogShipper:
 
     async def close(self) -> None:
         if self._task:
-            self._task.cancel()
+            # never cut a push short: the server may still store it while we resend
+            async with self._pushing:
+                self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
         for _ in range(int(FLUSH_TIMEOUT / FLUSH_RETRY)):
             if await self.push():
                 return

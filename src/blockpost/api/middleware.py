@@ -64,14 +64,40 @@ def _credentials(headers: Headers) -> tuple[str, str]:
 
 AGENT_CACHE_SECONDS = 30.0
 AGENT_CACHE_SIZE = 10_000
+TOKEN_CACHE_SECONDS = 5.0
+
+
+class PrincipalCache:
+    """API token hash -> caller, for a few seconds: CI scripts poll, and the token lookup
+    was the larger half of a pipeline describe. Expiring a token clears it here at once;
+    other replicas follow within TOKEN_CACHE_SECONDS."""
+
+    def __init__(self, ttl: float = TOKEN_CACHE_SECONDS) -> None:
+        self.ttl = ttl
+        self._items: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, key: str) -> Principal | None:
+        item = self._items.get(key)
+        if item is None or item[1] <= time.monotonic():
+            return None
+        return item[0]
+
+    def put(self, key: str, principal: Principal) -> None:
+        if len(self._items) >= AGENT_CACHE_SIZE:
+            self._items.clear()
+        self._items[key] = (principal, time.monotonic() + self.ttl)
+
+    def clear(self) -> None:
+        self._items.clear()
 
 
 class AuthMiddleware:
     """Resolves the caller for every non-public path, so no route can forget to."""
 
-    def __init__(self, app: ASGIApp, db: Database) -> None:
+    def __init__(self, app: ASGIApp, db: Database, principals: PrincipalCache) -> None:
         self.app = app
         self.db = db
+        self.principals = principals
         # Agent token hash -> (agent id, expiry). Idle agents sync constantly; every
         # protocol route loads the agent row again, so a removed agent still gets 404.
         self._agents: dict[str, tuple[int, float]] = {}
@@ -97,9 +123,14 @@ class AuthMiddleware:
 
     async def _user(self, headers: Headers) -> Principal:
         kind, secret = _credentials(headers)
+        key = token_hash(secret) if kind == "token" else ""
+        if key and (cached := self.principals.get(key)) is not None:
+            return cached
         async with self.db.session() as session:
             if kind == "token":
-                return await auth.principal_for_token(session, secret)
+                principal = await auth.principal_for_token(session, secret)
+                self.principals.put(key, principal)
+                return principal
             return await auth.principal_for_session(session, secret)
 
     async def _agent_credentials(self, path: str, headers: Headers, state: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from blockpost.api.deps import CallerDep, EngineDep, SessionDep
@@ -92,26 +93,23 @@ class TerminateIn(BaseModel):
     terminate_request: bool
 
 
-async def _workflow(session: SessionDep, pipeline: Pipeline) -> Workflow:
-    workflow = await session.get(Workflow, pipeline.workflow_id)
-    assert workflow is not None  # a pipeline is deleted with its workflow
-    return workflow
-
-
-@router.get("/{ppl_id}")
+@router.get("/{ppl_id}", response_class=JSONResponse)
 async def describe_pipeline(
     ppl_id: str,
     session: SessionDep,
     caller: CallerDep,
     detailed: Annotated[bool, Query(description="include blocks and their jobs")] = False,
-) -> dict[str, Any]:
-    pipeline = await workflows.visible_pipeline(session, caller, ppl_id)
-    body = {
-        "pipeline": pipeline_json(pipeline, await _workflow(session, pipeline), custom, str.lower)
-    }
+) -> JSONResponse:
+    """`detailed=true` adds the blocks and their jobs. Answered as built, without a second
+    pass through FastAPI's encoder: CI scripts poll this endpoint."""
+    pipeline, workflow = await workflows.describe_pipeline(session, caller, ppl_id)
     blocks = await workflows.blocks_of(session, pipeline.id) if detailed else []
-    body["blocks"] = [block_json(block, jobs) for block, jobs in blocks]
-    return body
+    return JSONResponse(
+        {
+            "pipeline": pipeline_json(pipeline, workflow, custom, str.lower),
+            "blocks": [block_json(block, jobs) for block, jobs in blocks],
+        }
+    )
 
 
 def _stamp(name: str, value: int | None) -> datetime | None:
@@ -154,9 +152,7 @@ async def list_pipelines(
         session, caller, where, page.offset, page.page_size
     )
     page.link_header(request, response, total)
-    wanted = {row.workflow_id for row in rows}
-    by_id = {wf.id: wf for wf in [await session.get(Workflow, wf_id) for wf_id in wanted] if wf}
-    return [pipeline_json(row, by_id[row.workflow_id], seconds_nanos, str.upper) for row in rows]
+    return [pipeline_json(row, wf, seconds_nanos, str.upper) for row, wf in rows]
 
 
 @router.patch("/{ppl_id}")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from blockpost.api.deps import CallerDep, SessionDep
+from blockpost.db.engine import after_commit
 from blockpost.db.models import ApiToken
 from blockpost.services import auth
 from blockpost.timefmt import iso_seconds
@@ -48,7 +49,10 @@ async def list_tokens(session: SessionDep, caller: CallerDep) -> list[TokenOut]:
 
 
 @router.delete("/{token_id}", status_code=204, response_class=Response)
-async def expire_token(token_id: str, session: SessionDep, caller: CallerDep) -> Response:
+async def expire_token(
+    token_id: str, request: Request, session: SessionDep, caller: CallerDep
+) -> Response:
     """Expires a token, named by the token itself or by its public id."""
     await auth.expire_token(session, caller, token_id)
+    after_commit(session, request.app.state.principals.clear)
     return Response(status_code=204)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from blockpost.db.models import Block, Job, Pipeline, Workflow
+from blockpost.db.models import Block, Job, Pipeline, Project, Workflow
 from blockpost.errors import InvalidInput, NotFound
 from blockpost.services import projects
 from blockpost.services.principal import Principal
@@ -38,6 +38,23 @@ async def visible_workflow(session: AsyncSession, caller: Principal, wf_id: str)
 
 async def visible_pipeline(session: AsyncSession, caller: Principal, ppl_id: str) -> Pipeline:
     return await _visible(session, caller, Pipeline, ppl_id, "pipeline")
+
+
+async def describe_pipeline(
+    session: AsyncSession, caller: Principal, ppl_id: str
+) -> tuple[Pipeline, Workflow]:
+    """The pipeline with its workflow, in one query (describe is polled by CI scripts)."""
+    row = (
+        await session.execute(
+            select(Pipeline, Workflow)
+            .join(Workflow, Workflow.id == Pipeline.workflow_id)
+            .join(Project, Project.id == Pipeline.project_id)
+            .where(Pipeline.id == ppl_id, projects.visible_to(caller))
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"pipeline {ppl_id!r} not found")
+    return row[0], row[1]
 
 
 async def _page(
@@ -78,10 +95,11 @@ class PipelineFilter:
 
 async def list_pipelines(
     session: AsyncSession, caller: Principal, where: PipelineFilter, offset: int, limit: int
-) -> tuple[Sequence[Pipeline], int]:
+) -> tuple[list[tuple[Pipeline, Workflow]], int]:
+    """Each pipeline with its workflow, newest first."""
     if not where.project_id and not where.wf_id:
         raise InvalidInput("project_id", "is required unless wf_id is given")
-    query = select(Pipeline)
+    query = select(Pipeline, Workflow).join(Workflow, Workflow.id == Pipeline.workflow_id)
     if where.project_id:
         project = await projects.get_project(session, caller, where.project_id)
         query = query.where(Pipeline.project_id == project.id)
@@ -89,9 +107,7 @@ async def list_pipelines(
         workflow = await visible_workflow(session, caller, where.wf_id)
         query = query.where(Pipeline.workflow_id == workflow.id)
     if where.branch_name:
-        query = query.join(Workflow, Workflow.id == Pipeline.workflow_id).where(
-            Workflow.branch_name == where.branch_name
-        )
+        query = query.where(Workflow.branch_name == where.branch_name)
     if where.yml_file_path:
         query = query.where(Pipeline.yaml_file_path == where.yml_file_path.removeprefix("./"))
     bounds = (
@@ -104,7 +120,9 @@ async def list_pipelines(
         if before is not None:
             query = query.where(column < before)
     query = query.order_by(Pipeline.created_at.desc(), Pipeline.id)
-    return await _page(session, query, offset, limit)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.execute(query.offset(offset).limit(limit))
+    return [(pipeline, workflow) for pipeline, workflow in rows], total or 0
 
 
 async def blocks_of(session: AsyncSession, pipeline_id: str) -> list[tuple[Block, list[Job]]]:

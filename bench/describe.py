@@ -1,0 +1,120 @@
+"""Benchmark: pipeline describe throughput — GET /api/v1alpha/pipelines/{id} requests per
+second, against a trivial FastAPI endpoint served by uvicorn in the same run. Goal
+(issue 6): describe / trivial >= 0.5.
+
+Usage: python bench/describe.py [--quick] [--db sqlite|postgresql+asyncpg://...]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from common import ROOT, arguments, report, running_server
+from workflow_latency import PIPELINE
+
+sys.path.insert(0, str(ROOT))
+from tests.support.gitrepo import GitRepo
+from tests.support.server import free_port
+
+CONCURRENCY = 8
+TRIVIAL_APP = """
+import uvicorn
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/ping")
+async def ping() -> dict[str, bool]:
+    return {"ok": True}
+
+
+# as `blockpost serve` runs uvicorn (access log included)
+uvicorn.run(app, host="127.0.0.1", port={port}, log_level="info", proxy_headers=False)
+"""
+
+
+async def throughput(url: str, headers: dict[str, str], seconds: float) -> float:
+    """Requests per second that CONCURRENCY clients get answered with 200."""
+    count = 0
+    async with httpx.AsyncClient(headers=headers, timeout=30) as client:
+        for _ in range(20):  # warm-up
+            (await client.get(url)).raise_for_status()
+        deadline = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal count
+            while time.perf_counter() < deadline:
+                response = await client.get(url)
+                response.raise_for_status()
+                count += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        return count / (time.perf_counter() - start)
+
+
+def trivial_rps(seconds: float) -> float:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", TRIVIAL_APP.replace("{port}", str(port))],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/ping"
+        for _ in range(100):
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        return asyncio.run(throughput(url, {}, seconds))
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def main() -> None:
+    args = arguments(__doc__).parse_args()
+    seconds = 2.0 if args.quick else 10.0
+    with tempfile.TemporaryDirectory(prefix="blockpost-describe-") as tmp:
+        repo = GitRepo(Path(tmp) / "repo")
+        repo.commit({".semaphore/semaphore.yml": PIPELINE})
+        with running_server(args.db, {"BLOCKPOST_AGENTS": "1"}) as bench:
+            api = bench.api
+            project = api.post(
+                "/api/v1alpha/projects",
+                json={"metadata": {"name": "describe"}, "spec": {"repository": {"url": repo.url}}},
+            ).json()["metadata"]["id"]
+            run = api.post(
+                "/api/v1alpha/plumber-workflows",
+                json={"project_id": project, "reference": "refs/heads/master"},
+            ).json()
+            url = f"{bench.server.url}/api/v1alpha/pipelines/{run['pipeline_id']}"
+            while api.get(url).json()["pipeline"]["state"] != "done":
+                time.sleep(0.05)
+            headers = dict(api.headers)
+            describe = asyncio.run(throughput(url, headers, seconds))
+            detailed = asyncio.run(throughput(url + "?detailed=true", headers, seconds))
+        trivial = trivial_rps(seconds)
+    report(
+        "describe",
+        [
+            ("describe pipeline / trivial endpoint", ">= 0.5", describe / trivial, "x"),
+            ("describe pipeline", "", describe, "req/s"),
+            ("describe pipeline, detailed=true", "", detailed, "req/s"),
+            ("trivial FastAPI endpoint, same uvicorn", "", trivial, "req/s"),
+        ],
+        {"db": args.db, "seconds": seconds, "concurrency": CONCURRENCY},
+    )
+
+
+if __name__ == "__main__":
+    main()
