@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from blockpost.config import Settings
 from blockpost.db.models import Job, Pipeline
@@ -400,19 +401,30 @@ async def test_terminate_needs_true(rig: EngineRig) -> None:
         assert "terminate_request" in response.json()["message"]
 
 
+LIMITED_JOB = (
+    "  - name: Slow\n{block_limit}    task:\n      jobs:\n        - name: sleeper\n"
+    "          commands: [sleep 600]\n{job_limit}"
+)
+
+
+@pytest.mark.parametrize(
+    ("block_limit", "job_limit"),
+    [
+        ("", "          execution_time_limit:\n            minutes: 1\n"),
+        ("    execution_time_limit:\n      minutes: 1\n", ""),
+    ],
+    ids=["job limit", "block limit"],
+)
 async def test_job_time_limit_stops_the_job_and_the_pipeline_reports_timeout(
-    rig: EngineRig,
+    rig: EngineRig, block_limit: str, job_limit: str
 ) -> None:
-    commit_pipeline(
-        rig,
-        pipeline_yaml(
-            "  - name: Slow\n    task:\n      jobs:\n        - name: sleeper\n"
-            "          commands: [sleep 600]\n"
-            "          execution_time_limit:\n            minutes: 1\n"
-        ),
-    )
+    text = LIMITED_JOB.format(block_limit=block_limit, job_limit=job_limit)
+    commit_pipeline(rig, pipeline_yaml(text))
     ppl = (await rig.run())["pipeline_id"]
     await rig.settle()
+    async with rig.app.state.db.session() as session:
+        limits = {job.execution_time_limit for job in await session.scalars(select(Job))}
+    assert limits == {60}
     running = await rig.take()
     db = rig.app.state.db
     async with db.session() as session:
