@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # one server launcher for tests and benchmarks
 
 from tests.support.databases import fresh_database  # noqa: E402
+from tests.support.gitrepo import GitRepo  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -63,6 +64,37 @@ def running_server(db: str, env: dict[str, str] | None = None) -> Iterator[Bench
         yield Bench(
             server, api, project["metadata"]["id"], agent_type["status"]["registration_token"]
         )
+
+
+ECHO_PIPELINE = """\
+version: v1.0
+name: Echo
+agent:
+  machine:
+    type: e1-standard-2
+blocks:
+  - name: Echo
+    task:
+      jobs:
+        - name: echo
+          commands:
+            - echo hello
+"""
+
+
+@contextmanager
+def echo_pipeline(db: str) -> Iterator[tuple[Bench, dict[str, str]]]:
+    """A server with one embedded agent and a project whose repository (a real git
+    repository) holds a one-block, one-job pipeline; yields it and the body that runs it."""
+    with tempfile.TemporaryDirectory(prefix="blockpost-repo-") as tmp:
+        repo = GitRepo(Path(tmp) / "repo")
+        repo.commit({".semaphore/semaphore.yml": ECHO_PIPELINE})
+        with running_server(db, {"BLOCKPOST_AGENTS": "1"}) as bench:
+            project = bench.api.post(
+                "/api/v1alpha/projects",
+                json={"metadata": {"name": "echo"}, "spec": {"repository": {"url": repo.url}}},
+            ).json()["metadata"]["id"]
+            yield bench, {"project_id": project, "reference": "refs/heads/master"}
 
 
 def job_body(project_id: str, name: str = "bench") -> dict[str, Any]:

@@ -10,16 +10,10 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
-from common import ROOT, arguments, report, running_server
-from workflow_latency import PIPELINE
-
-sys.path.insert(0, str(ROOT))
-from tests.support.gitrepo import GitRepo
+from common import arguments, echo_pipeline, report
 from tests.support.server import free_port
 
 CONCURRENCY = 8
@@ -84,26 +78,16 @@ def trivial_rps(seconds: float) -> float:
 def main() -> None:
     args = arguments(__doc__).parse_args()
     seconds = 2.0 if args.quick else 10.0
-    with tempfile.TemporaryDirectory(prefix="blockpost-describe-") as tmp:
-        repo = GitRepo(Path(tmp) / "repo")
-        repo.commit({".semaphore/semaphore.yml": PIPELINE})
-        with running_server(args.db, {"BLOCKPOST_AGENTS": "1"}) as bench:
-            api = bench.api
-            project = api.post(
-                "/api/v1alpha/projects",
-                json={"metadata": {"name": "describe"}, "spec": {"repository": {"url": repo.url}}},
-            ).json()["metadata"]["id"]
-            run = api.post(
-                "/api/v1alpha/plumber-workflows",
-                json={"project_id": project, "reference": "refs/heads/master"},
-            ).json()
-            url = f"{bench.server.url}/api/v1alpha/pipelines/{run['pipeline_id']}"
-            while api.get(url).json()["pipeline"]["state"] != "done":
-                time.sleep(0.05)
-            headers = dict(api.headers)
-            describe = asyncio.run(throughput(url, headers, seconds))
-            detailed = asyncio.run(throughput(url + "?detailed=true", headers, seconds))
-        trivial = trivial_rps(seconds)
+    with echo_pipeline(args.db) as (bench, body):
+        api = bench.api
+        run = api.post("/api/v1alpha/plumber-workflows", json=body).json()
+        url = f"{bench.server.url}/api/v1alpha/pipelines/{run['pipeline_id']}"
+        while api.get(url).json()["pipeline"]["state"] != "done":
+            time.sleep(0.05)
+        headers = dict(api.headers)
+        describe = asyncio.run(throughput(url, headers, seconds))
+        detailed = asyncio.run(throughput(url + "?detailed=true", headers, seconds))
+    trivial = trivial_rps(seconds)  # once the server is gone: nothing else on the CPU
     report(
         "describe",
         [

@@ -7,30 +7,10 @@ Usage: python bench/workflow_latency.py [--quick] [--db sqlite|postgresql+asyncp
 
 from __future__ import annotations
 
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-from common import ROOT, arguments, median, percentile, report, running_server
+from common import arguments, echo_pipeline, median, percentile, report
 
-sys.path.insert(0, str(ROOT))
-from tests.support.gitrepo import GitRepo
-
-PIPELINE = """\
-version: v1.0
-name: Latency
-agent:
-  machine:
-    type: e1-standard-2
-blocks:
-  - name: Echo
-    task:
-      jobs:
-        - name: echo
-          commands:
-            - echo hello
-"""
 POLL_SECONDS = 0.005
 
 
@@ -38,32 +18,24 @@ def main() -> None:
     args = arguments(__doc__).parse_args()
     samples = 10 if args.quick else 100
     latencies, posts = [], []
-    with tempfile.TemporaryDirectory(prefix="blockpost-latency-") as tmp:
-        repo = GitRepo(Path(tmp) / "repo")
-        repo.commit({".semaphore/semaphore.yml": PIPELINE})
-        with running_server(args.db, {"BLOCKPOST_AGENTS": "1"}) as bench:
-            api = bench.api
-            project = api.post(
-                "/api/v1alpha/projects",
-                json={"metadata": {"name": "latency"}, "spec": {"repository": {"url": repo.url}}},
-            ).json()["metadata"]["id"]
-            body = {"project_id": project, "reference": "refs/heads/master"}
-            for n in range(samples + 1):
-                start = time.perf_counter()
-                response = api.post("/api/v1alpha/plumber-workflows", json=body)
-                posted = time.perf_counter()
-                response.raise_for_status()
-                ppl = response.json()["pipeline_id"]
-                while True:
-                    state = api.get(f"/api/v1alpha/pipelines/{ppl}").json()["pipeline"]
-                    if state["state"] == "done":
-                        break
-                    time.sleep(POLL_SECONDS)
-                done = time.perf_counter()
-                assert state["result"] == "passed", state
-                if n:  # the first run also clones the repository and warms the agent
-                    latencies.append((done - start) * 1000)
-                    posts.append((posted - start) * 1000)
+    with echo_pipeline(args.db) as (bench, body):
+        api = bench.api
+        for n in range(samples + 1):
+            start = time.perf_counter()
+            response = api.post("/api/v1alpha/plumber-workflows", json=body)
+            posted = time.perf_counter()
+            response.raise_for_status()
+            ppl = response.json()["pipeline_id"]
+            while True:
+                state = api.get(f"/api/v1alpha/pipelines/{ppl}").json()["pipeline"]
+                if state["state"] == "done":
+                    break
+                time.sleep(POLL_SECONDS)
+            done = time.perf_counter()
+            assert state["result"] == "passed", state
+            if n:  # the first run also clones the repository and warms the agent
+                latencies.append((done - start) * 1000)
+                posts.append((posted - start) * 1000)
     report(
         "workflow_latency",
         [

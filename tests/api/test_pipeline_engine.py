@@ -15,7 +15,7 @@ from sqlalchemy import select
 from blockpost.config import Settings
 from blockpost.db.models import Job, Pipeline
 from blockpost.dispatch.reaper import Reaper
-from tests.api.engine_rig import API, EngineRig, block, make_rig, pipeline_yaml
+from tests.api.engine_rig import API, EngineRig, Taken, block, make_rig, pipeline_yaml
 
 SEQUENTIAL = pipeline_yaml(block("Build", "compile"), block("Test", "unit", "lint"))
 
@@ -35,6 +35,19 @@ async def rig(app: FastAPI, admin: httpx.AsyncClient, tmp_path: Path) -> AsyncIt
 
 def commit_pipeline(rig: EngineRig, text: str, message: str = "pipeline") -> str:
     return rig.repo.commit({".semaphore/semaphore.yml": text}, message)
+
+
+async def start_bad_and_slow(rig: EngineRig) -> tuple[str, Taken]:
+    """Runs the pipeline; two agents take jobs `bad` and `slow`; `bad` fails.
+    Returns the pipeline id and the still-running `slow`."""
+    ppl = (await rig.run())["pipeline_id"]
+    await rig.settle()
+    one = await rig.take()
+    two = await rig.take(await rig.agent())
+    bad, slow = (one, two) if one.name == "bad" else (two, one)
+    await bad.report("failed")
+    await rig.settle()
+    return ppl, slow
 
 
 async def test_sequential_blocks_run_one_after_another(rig: EngineRig) -> None:
@@ -100,13 +113,7 @@ async def test_fail_fast_stop_stops_running_jobs(rig: EngineRig) -> None:
             head="fail_fast:\n  stop:\n    when: \"branch = 'master'\"\n",
         ),
     )
-    ppl = (await rig.run())["pipeline_id"]
-    await rig.settle()
-    one = await rig.take()
-    two = await rig.take(await rig.agent())
-    bad, slow = (one, two) if one.name == "bad" else (two, one)
-    await bad.report("failed")
-    await rig.settle()
+    ppl, slow = await start_bad_and_slow(rig)
     assert (await rig.jobs(ppl))["slow"]["status"] == "RUNNING"
     assert (await slow.agent.sync("running-job", slow.id))["action"] == "stop-job"
     await slow.report("stopped")
@@ -127,13 +134,7 @@ async def test_fail_fast_cancel_lets_running_blocks_finish(rig: EngineRig) -> No
             head="fail_fast:\n  cancel:\n    when: true\n",
         ),
     )
-    ppl = (await rig.run())["pipeline_id"]
-    await rig.settle()
-    one = await rig.take()
-    two = await rig.take(await rig.agent())
-    bad, slow = (one, two) if one.name == "bad" else (two, one)
-    await bad.report("failed")
-    await rig.settle()
+    ppl, slow = await start_bad_and_slow(rig)
     # the running job is not stopped; the block waiting for it will never start
     assert (await slow.agent.sync("running-job", slow.id))["action"] == "continue"
     await slow.report("passed")
