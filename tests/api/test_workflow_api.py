@@ -300,3 +300,28 @@ async def test_bad_secrets_are_refused_naming_the_field(rig: EngineRig) -> None:
         assert response.status_code == 400, (body, response.text)
         assert field in response.json()["message"], (body, response.text)
     assert (await rig.api.get("/api/v1beta/secrets")).json()["secrets"] == []
+
+
+async def test_bad_run_requests_are_4xx_and_store_nothing(rig: EngineRig) -> None:
+    good = {"project_id": rig.project_id, "reference": "refs/heads/master"}
+    bodies: list[tuple[object, str]] = [
+        ({**good, "reference": "refs/heads/"}, "reference"),
+        ({**good, "reference": "refs/heads/a..b"}, "reference"),
+        ({**good, "reference": "refs/heads/x\x00y"}, "reference"),
+        ({**good, "reference": "refs/heads/-rf"}, "reference"),
+        ({**good, "reference": "refs/pull/abc"}, "reference"),
+        ({**good, "reference": "x" * 2000}, "reference"),
+        ({**good, "project_id": 5}, "project_id"),
+        ({**good, "commit_sha": "f" * 41}, "commit_sha"),
+        ({**good, "commit_sha": "--upload-pack=evil"}, "commit_sha"),
+        ({**good, "pipeline_file": "/etc/passwd"}, "pipeline_file"),
+        ({**good, "pipeline_file": ".semaphore/../../x.yml"}, "pipeline_file"),
+        ({**good, "colour": "red"}, "colour"),
+        ([good], "body"),
+    ]
+    for body, field in bodies:
+        response = await rig.api.post(f"{API}/plumber-workflows", json=body)
+        assert 400 <= response.status_code < 500, (body, response.text)
+        assert field in response.json()["message"], (body, response.text)
+    listed = await rig.api.get(f"{API}/plumber-workflows", params={"project_id": rig.project_id})
+    assert listed.json() == []
