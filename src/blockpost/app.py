@@ -18,7 +18,9 @@ from blockpost.api import (
     meta,
     pipelines,
     projects,
+    schedules,
     secrets,
+    tasks,
     tokens,
     users,
     workflows,
@@ -32,6 +34,7 @@ from blockpost.dispatch.reaper import Reaper
 from blockpost.dispatch.wakeup import PostgresListener, Wakeups
 from blockpost.engine.context import EngineContext
 from blockpost.engine.service import Engine
+from blockpost.scheduler.service import Scheduler
 
 DESCRIPTION = """\
 A self-hosted CI/CD server that speaks the Semaphore 2.0 public API.
@@ -61,7 +64,10 @@ def create_app(settings: Settings) -> FastAPI:
         reaper.start()
         engine = Engine(engine_ctx, settings.engine_tick_seconds)
         engine.start()
+        scheduler = Scheduler(engine_ctx)
+        scheduler.start()
         yield
+        await scheduler.stop()
         await engine.stop()
         await reaper.stop()
         if listener:
@@ -101,6 +107,8 @@ def create_app(settings: Settings) -> FastAPI:
         agent_types,
         agents,
         secrets,
+        schedules,
+        tasks,
     ):
         app.include_router(module.router)
     meta.mount_swagger_assets(app)

@@ -54,6 +54,7 @@ class Wakeups:
         self._agents: dict[int, Signal] = {}
         self._logs: dict[str, Signal] = {}
         self.engine = Signal()
+        self.schedules = Signal()  # a schedule was saved: the scheduler looks again
 
     def for_log(self, job_id: str) -> Signal:
         return self._logs.setdefault(job_id, Signal())

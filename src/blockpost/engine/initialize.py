@@ -40,6 +40,7 @@ def _facts(pipeline: Pipeline, workflow: Workflow, project: Project) -> RunFacts
         triggered_by=workflow.triggered_by,
         rerun=workflow.rerun_of is not None,
         created_at=pipeline.created_at,
+        parameters=workflow.parameters,
     )
 
 

@@ -95,6 +95,7 @@ def pipeline_env(facts: RunFacts, decided: Decided) -> Env:
         ("SEMAPHORE_GIT_COMMIT_AUTHOR", decided.commit.get("author", "")),
         ("SEMAPHORE_GIT_COMMITTER", decided.commit.get("committer", "")),
     ]
+    env.extend(facts.parameters.items())  # a schedule's parameters
     if kind == "branch":
         env.append(("SEMAPHORE_GIT_WORKING_BRANCH", ref_name))
     elif kind == "tag":

@@ -39,6 +39,7 @@ class RunFacts:
     triggered_by: str
     rerun: bool
     created_at: datetime
+    parameters: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +29,8 @@ class RunRequest:
     reference: str
     commit_sha: str | None = None
     pipeline_file: str | None = None  # None: the project's pipeline file
-    triggered_by: str = "api"
+    triggered_by: str = "api"  # api | schedule
+    parameters: Mapping[str, str] = field(default_factory=dict)
 
 
 def branch_id(project_id: str, branch_name: str) -> str:
@@ -74,6 +76,7 @@ async def start_workflow(
         commit_sha=sha,
         pipeline_file=pipeline_file,
         triggered_by=run.triggered_by,
+        parameters=dict(run.parameters),
         initial_ppl_id=pipeline_id,
         rerun_of=rerun_of,
         request_token=request_token,
@@ -118,7 +121,12 @@ async def reschedule(
 
     if (found := await earlier()) is not None:
         return found
-    run = RunRequest(original.reference, original.commit_sha, original.pipeline_file)
+    run = RunRequest(
+        original.reference,
+        original.commit_sha,
+        original.pipeline_file,
+        parameters=original.parameters,
+    )
     try:
         async with session.begin_nested():
             return await start_workflow(

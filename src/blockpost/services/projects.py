@@ -115,6 +115,17 @@ async def list_projects(
     return rows.all(), total
 
 
+async def get_project_by_any(session: AsyncSession, caller: Principal, ref: str) -> Project:
+    """By id, by integer number (as the task-launch API names projects), or by name."""
+    if ref.isdigit() and len(ref) < 10:
+        project = await session.scalar(
+            select(Project).where(Project.number == int(ref), visible_to(caller))
+        )
+        if project is not None:
+            return project
+    return await get_project(session, caller, ref)
+
+
 async def get_project(session: AsyncSession, caller: Principal, id_or_name: str) -> Project:
     key = Project.id == id_or_name if _is_uuid(id_or_name) else Project.name == id_or_name
     project = await session.scalar(select(Project).where(key, visible_to(caller)))
@@ -179,6 +190,7 @@ async def create_project(
     )
     _apply(project, values)
     await _ensure_name_free(session, project.name)
+    project.number = (await session.scalar(select(func.max(Project.number))) or 0) + 1
     session.add(project)
     await session.flush()
     await session.refresh(project, ["owner"])

@@ -3,6 +3,7 @@
 from blockpost.db.models.agents import Agent, AgentType
 from blockpost.db.models.jobs import Job, JobLogChunk
 from blockpost.db.models.projects import Project, ProjectMember
+from blockpost.db.models.schedules import Schedule, ScheduleTrigger
 from blockpost.db.models.secrets import Secret
 from blockpost.db.models.users import ApiToken, User, WebSession
 from blockpost.db.models.workflows import Block, Pipeline, Workflow
@@ -17,6 +18,8 @@ __all__ = [
     "Pipeline",
     "Project",
     "ProjectMember",
+    "Schedule",
+    "ScheduleTrigger",
     "Secret",
     "User",
     "WebSession",

@@ -32,6 +32,8 @@ class Project(Timestamps, Base):
     attach_permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
     # numbers workflows 1, 2, ...: bumped in the statement that creates one
     workflow_count: Mapped[int] = mapped_column(default=0)
+    # the project's integer id in the task-launch API (/api/project/{number}/tasks)
+    number: Mapped[int] = mapped_column(unique=True)
 
     owner: Mapped[User] = relationship(lazy="joined")
 

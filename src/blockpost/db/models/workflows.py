@@ -34,6 +34,7 @@ class Workflow(Base):
     commit_sha: Mapped[str] = mapped_column(String(40))
     pipeline_file: Mapped[str] = mapped_column(String(1024))
     triggered_by: Mapped[str] = mapped_column(String(16), default="api")  # api | schedule
+    parameters: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # env for every job
     initial_ppl_id: Mapped[str] = mapped_column(UUIDColumn)
     rerun_of: Mapped[str | None] = mapped_column(UUIDColumn)
     request_token: Mapped[str | None] = mapped_column(String(255))

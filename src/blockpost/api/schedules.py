@@ -1,0 +1,164 @@
+"""Schedules (`/api/v1alpha/schedules`): list, describe, upsert, delete, run now, pause."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from blockpost.api.deps import CallerDep, EngineDep, SessionDep
+from blockpost.api.pagination import PageDep
+from blockpost.db.engine import after_commit
+from blockpost.db.models import Schedule, ScheduleTrigger
+from blockpost.scheduler import schedules
+from blockpost.timefmt import custom
+
+router = APIRouter(prefix="/api/v1alpha/schedules", tags=["schedules"])
+
+
+def schedule_json(schedule: Schedule) -> dict[str, Any]:
+    """Semaphore's shape: "YYYY-MM-DD HH:MM:SS.ffffffZ" times, "" for never toggled."""
+    return {
+        "updated_at": custom(schedule.updated_at),
+        "suspended": False,
+        "requester_id": schedule.requester_id,
+        "project_id": schedule.project_id,
+        "pipeline_file": schedule.pipeline_file,
+        "paused": schedule.paused,
+        "pause_toggled_by": schedule.pause_toggled_by,
+        "pause_toggled_at": custom(schedule.pause_toggled_at) if schedule.pause_toggled_at else "",
+        "name": schedule.name,
+        "inserted_at": custom(schedule.inserted_at),
+        "id": schedule.id,
+        "branch": schedule.branch,
+        "at": schedule.at,
+    }
+
+
+def trigger_json(trigger: ScheduleTrigger) -> dict[str, Any]:
+    return {
+        "triggered_at": custom(trigger.triggered_at),
+        "scheduling_status": trigger.scheduling_status,
+        "scheduled_workflow_id": trigger.scheduled_workflow_id,
+        "scheduled_at": custom(trigger.scheduled_at) if trigger.scheduled_at else "",
+        "run_now_requester_id": trigger.run_now_requester_id,
+        "project_id": trigger.project_id,
+        "pipeline_file": trigger.pipeline_file,
+        "periodic_id": trigger.schedule_id,
+        "error_description": trigger.error_description,
+        "branch": trigger.branch,
+    }
+
+
+class UpsertIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    yml_definition: str = Field(min_length=1, max_length=64 * 1024)
+
+
+class RunNowIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    branch: str | None = Field(default=None, min_length=1, max_length=1024)
+    pipeline_file: str | None = Field(default=None, min_length=1, max_length=1024)
+    parameters: dict[str, str] = Field(default={}, max_length=100)
+
+
+def _saved(request: Request, session: SessionDep) -> None:
+    after_commit(session, request.app.state.wakeups.schedules.fire)
+
+
+@router.get("")
+async def list_schedules(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    caller: CallerDep,
+    page: PageDep,
+    project_id: Annotated[str, Query(min_length=1, max_length=100)],
+) -> list[dict[str, Any]]:
+    """The project's schedules by name, 30 to a page with a `link` header."""
+    rows, total = await schedules.list_schedules(
+        session, caller, project_id, page.offset, page.page_size
+    )
+    page.link_header(request, response, total)
+    return [schedule_json(row) for row in rows]
+
+
+@router.get("/{schedule_id}")
+async def describe_schedule(
+    schedule_id: str, session: SessionDep, caller: CallerDep
+) -> dict[str, Any]:
+    """The schedule and its last 10 triggers, newest first."""
+    schedule = await schedules.visible_schedule(session, caller, schedule_id)
+    triggers = await schedules.recent_triggers(session, schedule)
+    return {"triggers": [trigger_json(t) for t in triggers], "schedule": schedule_json(schedule)}
+
+
+@router.post("")
+async def upsert_schedule(
+    body: UpsertIn,
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    engine: EngineDep,
+    periodic_id: Annotated[str | None, Query(max_length=100)] = None,
+    project_name: Annotated[str | None, Query(max_length=100)] = None,
+) -> dict[str, Any]:
+    """Creates a schedule from a scheduler YAML, or updates the one `periodic_id` (or the
+    YAML's `metadata.name` in the project) names. Bad cron, unknown project or branch: 400."""
+    schedule = await schedules.upsert(
+        session,
+        engine,
+        caller,
+        body.yml_definition,
+        periodic_id=periodic_id,
+        project_name=project_name,
+    )
+    _saved(request, session)
+    return schedule_json(schedule)
+
+
+@router.delete("/{schedule_id}")
+async def delete_schedule(schedule_id: str, session: SessionDep, caller: CallerDep) -> str:
+    await schedules.delete(session, caller, schedule_id)
+    return "Schedule successfully deleted."
+
+
+@router.post("/{schedule_id}/run_now")
+async def run_now(
+    schedule_id: str,
+    session: SessionDep,
+    caller: CallerDep,
+    engine: EngineDep,
+    body: RunNowIn | None = None,
+) -> dict[str, Any]:
+    """Runs the schedule's workflow now (paused or not), optionally on another branch or
+    pipeline file and with extra parameters; the trigger records who asked."""
+    body = body or RunNowIn()
+    schedule = await schedules.visible_schedule(session, caller, schedule_id)
+    trigger, workflow = await schedules.run_now(
+        session,
+        engine,
+        caller,
+        schedule,
+        branch=body.branch,
+        pipeline_file=body.pipeline_file,
+        parameters=body.parameters,
+    )
+    return {"workflow_id": workflow.id, "trigger": trigger_json(trigger)}
+
+
+@router.post("/{schedule_id}/pause")
+async def pause(schedule_id: str, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
+    return schedule_json(await schedules.set_paused(session, caller, schedule_id, True))
+
+
+@router.post("/{schedule_id}/unpause")
+async def unpause(
+    schedule_id: str, request: Request, session: SessionDep, caller: CallerDep
+) -> dict[str, Any]:
+    schedule = await schedules.set_paused(session, caller, schedule_id, False)
+    _saved(request, session)
+    return schedule_json(schedule)

@@ -1,0 +1,1 @@
+"""Schedules: cron-driven workflow runs, fired once per tick across replicas."""

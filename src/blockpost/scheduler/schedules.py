@@ -1,0 +1,216 @@
+"""Schedules as users manage them: upsert from YAML, list, describe, pause, run now."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from blockpost.db.models import Project, Schedule, ScheduleTrigger, Workflow
+from blockpost.engine.context import EngineContext
+from blockpost.errors import InvalidInput, NotFound
+from blockpost.git import parse_reference, sync_ref
+from blockpost.scheduler.definition import ScheduleDefinition, next_tick, parse_definition
+from blockpost.scheduler.firing import start
+from blockpost.services import projects
+from blockpost.services.principal import Principal
+from blockpost.services.secrets import ENV_NAME_RE
+from blockpost.timefmt import utcnow
+
+TRIGGERS_SHOWN = 10
+
+
+async def _check_branch(ctx: EngineContext, project: Project, branch: str) -> None:
+    ref = parse_reference(f"refs/heads/{branch}", "spec.branch")
+    repo = ctx.mirrors.for_project(project.id, project.repository_url)
+    try:
+        await asyncio.to_thread(sync_ref, repo, ref, None)
+    except InvalidInput:
+        raise InvalidInput(
+            "spec.branch", f"branch {branch!r} not found in {project.repository_url}"
+        ) from None
+
+
+async def _schedule_project(session: AsyncSession, caller: Principal, name: str) -> Project:
+    try:
+        return await projects.runnable(session, caller, name)
+    except NotFound:
+        raise InvalidInput("spec.project", f"project {name!r} not found") from None
+
+
+async def visible_schedule(session: AsyncSession, caller: Principal, schedule_id: str) -> Schedule:
+    schedule = await session.get(Schedule, schedule_id)
+    missing = NotFound(f"schedule {schedule_id!r} not found")
+    if schedule is None:
+        raise missing
+    try:
+        await projects.get_project(session, caller, schedule.project_id)
+    except NotFound:
+        raise missing from None
+    return schedule
+
+
+async def manageable_schedule(
+    session: AsyncSession, caller: Principal, schedule_id: str
+) -> Schedule:
+    schedule = await visible_schedule(session, caller, schedule_id)
+    await projects.runnable(session, caller, schedule.project_id)
+    return schedule
+
+
+def _apply(schedule: Schedule, definition: ScheduleDefinition, caller: Principal) -> None:
+    now = utcnow()
+    if schedule.at != definition.at or schedule.next_run_at is None:
+        schedule.next_run_at = next_tick(definition.at, now)
+    if schedule.paused != definition.paused:
+        schedule.pause_toggled_by = caller.uuid
+        schedule.pause_toggled_at = now
+    schedule.name = definition.name
+    schedule.branch = definition.branch
+    schedule.at = definition.at
+    schedule.pipeline_file = definition.pipeline_file
+    schedule.paused = definition.paused
+    schedule.parameters = dict(definition.parameters)
+    schedule.requester_id = caller.uuid
+    schedule.updated_at = now
+
+
+async def upsert(
+    session: AsyncSession,
+    ctx: EngineContext,
+    caller: Principal,
+    yml_definition: str,
+    *,
+    periodic_id: str | None = None,
+    project_name: str | None = None,
+) -> Schedule:
+    """Updates the schedule `periodic_id` names, or the one of that name in the project;
+    otherwise creates one."""
+    definition = parse_definition(yml_definition)
+    schedule = None
+    if periodic_id:
+        schedule = await manageable_schedule(session, caller, periodic_id)
+    project = await _schedule_project(session, caller, project_name or definition.project)
+    if schedule is not None and schedule.project_id != project.id:
+        raise InvalidInput("spec.project", "a schedule cannot move to another project")
+    await _check_branch(ctx, project, definition.branch)
+    if schedule is None:
+        schedule = await session.scalar(
+            select(Schedule).where(
+                Schedule.project_id == project.id, Schedule.name == definition.name
+            )
+        )
+    if schedule is None:
+        number = await session.scalar(
+            select(func.max(Schedule.number)).where(Schedule.project_id == project.id)
+        )
+        schedule = Schedule(
+            project_id=project.id,
+            number=(number or 0) + 1,
+            at=definition.at,
+            paused=definition.paused,
+            inserted_at=utcnow(),
+        )
+        session.add(schedule)
+    else:
+        clash = await session.scalar(
+            select(Schedule.id).where(
+                Schedule.project_id == project.id,
+                Schedule.name == definition.name,
+                Schedule.id != schedule.id,
+            )
+        )
+        if clash:
+            raise InvalidInput("metadata.name", f"another schedule is named {definition.name!r}")
+    _apply(schedule, definition, caller)
+    await session.flush()
+    return schedule
+
+
+async def list_schedules(
+    session: AsyncSession, caller: Principal, project_ref: str, offset: int, limit: int
+) -> tuple[Sequence[Schedule], int]:
+    project = await projects.get_project(session, caller, project_ref)
+    where = Schedule.project_id == project.id
+    total = await session.scalar(select(func.count()).select_from(Schedule).where(where))
+    rows = await session.scalars(
+        select(Schedule).where(where).order_by(Schedule.name).offset(offset).limit(limit)
+    )
+    return rows.all(), total or 0
+
+
+async def recent_triggers(session: AsyncSession, schedule: Schedule) -> Sequence[ScheduleTrigger]:
+    rows = await session.scalars(
+        select(ScheduleTrigger)
+        .where(ScheduleTrigger.schedule_id == schedule.id)
+        .order_by(ScheduleTrigger.triggered_at.desc(), ScheduleTrigger.id.desc())
+        .limit(TRIGGERS_SHOWN)
+    )
+    return rows.all()
+
+
+async def delete(session: AsyncSession, caller: Principal, schedule_id: str) -> None:
+    await session.delete(await manageable_schedule(session, caller, schedule_id))
+    await session.flush()
+
+
+async def set_paused(
+    session: AsyncSession, caller: Principal, schedule_id: str, paused: bool
+) -> Schedule:
+    schedule = await manageable_schedule(session, caller, schedule_id)
+    now = utcnow()
+    if schedule.paused != paused:
+        schedule.paused = paused
+        schedule.pause_toggled_by = caller.uuid
+        schedule.pause_toggled_at = now
+        if not paused:
+            # what came due while paused is not made up for
+            schedule.next_run_at = next_tick(schedule.at, now)
+        await session.flush()
+    return schedule
+
+
+async def run_now(
+    session: AsyncSession,
+    ctx: EngineContext,
+    caller: Principal,
+    schedule: Schedule,
+    *,
+    branch: str | None = None,
+    pipeline_file: str | None = None,
+    parameters: Mapping[str, str] | None = None,
+) -> tuple[ScheduleTrigger, Workflow]:
+    """Starts the schedule's workflow now, as the caller (paused or not); records a trigger."""
+    await projects.runnable(session, caller, schedule.project_id)
+    for name in parameters or {}:
+        if not ENV_NAME_RE.match(name):
+            raise InvalidInput("parameters", f"{name!r} is not an environment variable name")
+    branch = branch or schedule.branch
+    pipeline_file = pipeline_file or schedule.pipeline_file
+    values = {**schedule.parameters, **(parameters or {})}
+    workflow = await start(
+        session,
+        ctx,
+        caller,
+        schedule,
+        branch=branch,
+        pipeline_file=pipeline_file,
+        parameters=values,
+    )
+    now = utcnow()
+    trigger = ScheduleTrigger(
+        schedule_id=schedule.id,
+        project_id=schedule.project_id,
+        branch=branch,
+        pipeline_file=pipeline_file,
+        run_now_requester_id=caller.uuid,
+        scheduling_status="passed",
+        scheduled_workflow_id=workflow.id,
+        triggered_at=now,
+        scheduled_at=now,
+    )
+    session.add(trigger)
+    await session.flush()
+    return trigger, workflow

@@ -1,0 +1,97 @@
+"""The scheduler loop: sleeps until the next schedule is due, then fires it once.
+
+Every replica runs one; a trigger row unique per (schedule, tick) makes sure a tick fires
+once however many try. After downtime a schedule fires its earliest missed tick once and
+then waits for its next tick: no burst of missed runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from blockpost.db.models import Schedule
+from blockpost.dispatch.wakeup import wait_any
+from blockpost.engine.context import EngineContext
+from blockpost.scheduler.definition import next_tick
+from blockpost.scheduler.firing import fire
+from blockpost.timefmt import utcnow
+
+log = logging.getLogger(__name__)
+MAX_SLEEP_SECONDS = 30.0  # also how soon a schedule saved on another replica is noticed
+
+
+class Scheduler:
+    def __init__(self, ctx: EngineContext, clock: Callable[[], datetime] = utcnow) -> None:
+        self.ctx = ctx
+        self.clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="blockpost-scheduler")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            ticket = self.ctx.wakeups.schedules.ticket()
+            wait = MAX_SLEEP_SECONDS
+            try:
+                following = await self.run_once()
+                if following is not None:
+                    wait = (following - self.clock()).total_seconds()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scheduler pass failed; trying again")
+            await wait_any([ticket], min(max(wait, 0.0), MAX_SLEEP_SECONDS))
+
+    async def run_once(self, now: datetime | None = None) -> datetime | None:
+        """Fires every schedule due at `now`; returns when the next one is due."""
+        now = now or self.clock()
+        async with self.ctx.db.session() as session:
+            due = (
+                await session.scalars(
+                    select(Schedule.id).where(
+                        Schedule.paused.is_(False), Schedule.next_run_at <= now
+                    )
+                )
+            ).all()
+        for schedule_id in due:
+            await self._fire(schedule_id, now)
+        async with self.ctx.db.session() as session:
+            following: datetime | None = await session.scalar(
+                select(func.min(Schedule.next_run_at)).where(Schedule.paused.is_(False))
+            )
+        return following
+
+    async def _fire(self, schedule_id: str, now: datetime) -> None:
+        try:
+            async with self.ctx.db.session() as session:
+                schedule = await session.get(Schedule, schedule_id)
+                if schedule is None or schedule.paused or schedule.next_run_at is None:
+                    return
+                tick = schedule.next_run_at
+                if tick > now:
+                    return
+                schedule.next_run_at = next_tick(schedule.at, now)
+                trigger = await fire(session, self.ctx, schedule, tick)
+                log.info(
+                    "schedule %s fired for %s: %s %s",
+                    schedule.name,
+                    tick.isoformat(),
+                    trigger.scheduling_status,
+                    trigger.error_description,
+                )
+        except IntegrityError:
+            log.debug("tick of schedule %s was fired by another replica", schedule_id)
