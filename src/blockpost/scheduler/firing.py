@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -15,8 +14,6 @@ from blockpost.engine.context import EngineContext
 from blockpost.errors import BlockpostError, InvalidInput
 from blockpost.services.principal import Principal
 from blockpost.timefmt import utcnow
-
-log = logging.getLogger(__name__)
 
 
 async def start(
@@ -47,8 +44,14 @@ async def start(
 async def fire(
     session: AsyncSession, ctx: EngineContext, schedule: Schedule, tick: datetime
 ) -> ScheduleTrigger:
-    """Records the tick's trigger (IntegrityError if another replica already did) and
-    starts the workflow as the schedule's requester; a failure is recorded, not raised."""
+    """Starts the workflow as the schedule's requester and records the tick's trigger, which
+    raises IntegrityError if another replica fired the tick (its transaction must then be
+    rolled back, workflow and all). A refusal to start (unknown branch, unreachable
+    repository) comes before anything is written, so it is recorded here, not raised.
+
+    Nothing is written before the repository is fetched: on SQLite the first write takes
+    the database's only write lock, and a fetch may take seconds. No savepoint either: on
+    SQLite a read inside one pins a snapshot that a later write cannot upgrade."""
     trigger = ScheduleTrigger(
         schedule_id=schedule.id,
         project_id=schedule.project_id,
@@ -57,32 +60,26 @@ async def fire(
         pipeline_file=schedule.pipeline_file,
         triggered_at=utcnow(),
     )
-    session.add(trigger)
-    await session.flush()
     requester = await session.scalar(select(User).where(User.uuid == schedule.requester_id))
     try:
         if requester is None:
             raise InvalidInput("requester", "the user who saved this schedule no longer exists")
-        async with session.begin_nested():
-            workflow = await start(
-                session,
-                ctx,
-                Principal.of(requester),
-                schedule,
-                branch=schedule.branch,
-                pipeline_file=schedule.pipeline_file,
-                parameters=schedule.parameters,
-            )
+        workflow = await start(
+            session,
+            ctx,
+            Principal.of(requester),
+            schedule,
+            branch=schedule.branch,
+            pipeline_file=schedule.pipeline_file,
+            parameters=schedule.parameters,
+        )
     except BlockpostError as exc:
         trigger.scheduling_status = "failed"
         trigger.error_description = exc.message
-    except Exception as exc:
-        log.exception("schedule %s could not start its workflow", schedule.id)
-        trigger.scheduling_status = "failed"
-        trigger.error_description = f"internal error ({type(exc).__name__}); see the server log"
     else:
         trigger.scheduling_status = "passed"
         trigger.scheduled_workflow_id = workflow.id
         trigger.scheduled_at = utcnow()
+    session.add(trigger)
     await session.flush()
     return trigger

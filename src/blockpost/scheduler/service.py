@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from blockpost.db.models import Schedule
+from blockpost.db.models import Schedule, ScheduleTrigger
 from blockpost.dispatch.wakeup import wait_any
 from blockpost.engine.context import EngineContext
 from blockpost.scheduler.definition import next_tick
@@ -84,8 +84,8 @@ class Scheduler:
                 tick = schedule.next_run_at
                 if tick > now:
                     return
-                schedule.next_run_at = next_tick(schedule.at, now)
                 trigger = await fire(session, self.ctx, schedule, tick)
+                schedule.next_run_at = next_tick(schedule.at, now)
                 log.info(
                     "schedule %s fired for %s: %s %s",
                     schedule.name,
@@ -95,3 +95,25 @@ class Scheduler:
                 )
         except IntegrityError:
             log.debug("tick of schedule %s was fired by another replica", schedule_id)
+        except Exception as exc:
+            log.exception("schedule %s failed to fire", schedule_id)
+            await self._record_failure(schedule_id, now, exc)
+
+    async def _record_failure(self, schedule_id: str, now: datetime, exc: Exception) -> None:
+        """An unexpected error still moves the schedule on, so it is not retried every pass."""
+        async with self.ctx.db.session() as session:
+            schedule = await session.get(Schedule, schedule_id)
+            if schedule is None or schedule.next_run_at is None or schedule.next_run_at > now:
+                return
+            session.add(
+                ScheduleTrigger(
+                    schedule_id=schedule.id,
+                    project_id=schedule.project_id,
+                    tick=schedule.next_run_at,
+                    branch=schedule.branch,
+                    pipeline_file=schedule.pipeline_file,
+                    scheduling_status="failed",
+                    error_description=f"internal error ({type(exc).__name__}); see the server log",
+                )
+            )
+            schedule.next_run_at = next_tick(schedule.at, now)
