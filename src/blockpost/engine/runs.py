@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.base import new_uuid
@@ -127,23 +126,11 @@ async def reschedule(
         original.pipeline_file,
         parameters=original.parameters,
     )
-    try:
-        async with session.begin_nested():
-            return await start_workflow(
-                session,
-                ctx,
-                caller,
-                project,
-                run,
-                rerun_of=original.id,
-                request_token=request_token,
-            )
-    except IntegrityError:
-        # the same token arrived twice at once: the other request created it
-        found = await earlier()
-        if found is None:
-            raise
-        return found
+    # Two requests with one token at the same moment: the (rerun_of, request_token) unique
+    # constraint refuses the second with 409, and its retry gets the first one's workflow.
+    return await start_workflow(
+        session, ctx, caller, project, run, rerun_of=original.id, request_token=request_token
+    )
 
 
 async def terminate(
