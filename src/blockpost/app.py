@@ -14,10 +14,12 @@ from blockpost.api import (
     agent_types,
     agents,
     auth,
+    deployment_targets,
     jobs,
     meta,
     pipelines,
     projects,
+    promotions,
     schedules,
     secrets,
     tasks,
@@ -109,6 +111,8 @@ def create_app(settings: Settings) -> FastAPI:
         secrets,
         schedules,
         tasks,
+        promotions,
+        deployment_targets,
     ):
         app.include_router(module.router)
     meta.mount_swagger_assets(app)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import overload
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -80,6 +80,11 @@ def iso_seconds(value: datetime | None) -> str | None: ...
 def iso_seconds(value: datetime | None) -> str | None:
     """`"2025-05-21T02:35:12Z"`, e.g. API tokens' `created`."""
     return None if value is None else _utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_epoch_micros(micros: int) -> datetime:
+    """The inverse of epoch_micros, exactly (no float on the way)."""
+    return EPOCH + timedelta(microseconds=micros)
 
 
 def from_epoch(seconds: int | float) -> datetime:

@@ -7,41 +7,21 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from blockpost.db.models import Block, Pipeline, Project, Workflow
+from blockpost.db.models import Block, DeploymentTarget, Pipeline, Project, Workflow
 from blockpost.dispatch import queue
 from blockpost.engine.context import EngineContext
 from blockpost.engine.jobspecs import SpecBuilder, secret_names
 from blockpost.engine.plan import Decided, RunFacts, decide
+from blockpost.engine.promotions import definitions
 from blockpost.engine.transitions import finish_pipeline
 from blockpost.errors import NotFound, Unavailable
 from blockpost.pipeline_yaml import PipelineInvalid
 from blockpost.pipeline_yaml.when.lexer import WhenError
 from blockpost.services import secrets
+from blockpost.services.secrets import SecretData
 from blockpost.timefmt import utcnow
 
 log = logging.getLogger(__name__)
-
-
-def _facts(pipeline: Pipeline, workflow: Workflow, project: Project) -> RunFacts:
-    return RunFacts(
-        project_id=project.id,
-        project_name=project.name,
-        repository_url=project.repository_url,
-        workflow_id=workflow.id,
-        workflow_number=workflow.number,
-        pipeline_id=pipeline.id,
-        reference=workflow.reference,
-        ref_type=workflow.ref_type,
-        ref_name=workflow.ref_name,
-        branch_name=workflow.branch_name,
-        commit_sha=workflow.commit_sha,
-        pipeline_file=pipeline.yaml_file_path,
-        requester=workflow.requester_name,
-        triggered_by=workflow.triggered_by,
-        rerun=workflow.rerun_of is not None,
-        created_at=pipeline.created_at,
-        parameters=workflow.parameters,
-    )
 
 
 async def _load(
@@ -63,7 +43,7 @@ async def initialize(ctx: EngineContext, pipeline_id: str) -> bool:
         loaded = await _load(session, pipeline_id)
         if loaded is None:
             return False
-        facts = _facts(*loaded)
+        facts = RunFacts.of(*loaded)
         project = loaded[2]
         repo = ctx.mirrors.for_project(project.id, project.repository_url)
     failure: tuple[str, str] | None = None
@@ -107,7 +87,17 @@ async def _store(
         found = await secrets.resolve(
             session, ctx.sealer, facts.project_id, secret_names(decided.pipeline)
         )
-        builder = SpecBuilder(facts, decided, found, ctx.sealer, ctx.hosted_agent_type)
+        target = await session.get(DeploymentTarget, pipeline.target_id or "")
+        builder = SpecBuilder(
+            facts,
+            decided,
+            found,
+            ctx.sealer,
+            ctx.hosted_agent_type,
+            target=(target.name, SecretData.from_json(ctx.sealer.open(target.sealed)))
+            if target
+            else None,
+        )
         planned_blocks = builder.blocks()
         after = builder.after_pipeline()
     except NotFound as exc:
@@ -143,6 +133,7 @@ async def _store(
         )
     limit = decided.pipeline.execution_time_limit
     pipeline.name = decided.pipeline.name
+    pipeline.promotions = definitions(decided.pipeline)
     pipeline.fail_fast = decided.fail_fast
     pipeline.auto_cancel = decided.auto_cancel
     pipeline.queue_key = decided.queue_key

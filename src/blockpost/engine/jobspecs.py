@@ -78,10 +78,13 @@ def pipeline_env(facts: RunFacts, decided: Decided) -> Env:
         ("SEMAPHORE_PIPELINE_ID", facts.pipeline_id),
         ("SEMAPHORE_PIPELINE_NAME", decided.pipeline.name),
         ("SEMAPHORE_PIPELINE_ARTEFACT_ID", facts.pipeline_id),
-        ("SEMAPHORE_PIPELINE_0_ARTEFACT_ID", facts.pipeline_id),
+        *(
+            (f"SEMAPHORE_PIPELINE_{index}_ARTEFACT_ID", pipeline_id)
+            for index, pipeline_id in enumerate((*facts.ancestors, facts.pipeline_id))
+        ),
         ("SEMAPHORE_PIPELINE_RERUN", "false"),
-        ("SEMAPHORE_PIPELINE_PROMOTION", "false"),
-        ("SEMAPHORE_PIPELINE_PROMOTED_BY", ""),
+        ("SEMAPHORE_PIPELINE_PROMOTION", str(bool(facts.ancestors)).lower()),
+        ("SEMAPHORE_PIPELINE_PROMOTED_BY", facts.promoted_by),
         ("SEMAPHORE_GIT_PROVIDER", "git"),
         ("SEMAPHORE_GIT_URL", facts.repository_url),
         ("SEMAPHORE_GIT_DIR", repo_name),
@@ -115,6 +118,7 @@ class SpecBuilder:
         secrets: Mapping[str, SecretData],
         sealer: Sealer,
         hosted_agent_type: str,
+        target: tuple[str, SecretData] | None = None,
     ) -> None:
         self.facts = facts
         self.decided = decided
@@ -122,6 +126,7 @@ class SpecBuilder:
         self.secrets = secrets
         self.sealer = sealer
         self.hosted_agent_type = hosted_agent_type
+        self.target = target  # a deployment target's name and secrets, for every job
         self.shared_env = pipeline_env(facts, decided)
 
     def blocks(self) -> list[PlannedBlock]:
@@ -153,12 +158,16 @@ class SpecBuilder:
     def _sealed(self, task: model.Task) -> tuple[list[str], str | None]:
         refs = [*self.pipeline.global_job_config.secrets, *task.secrets]
         names = list(dict.fromkeys(ref.name for ref in refs))
-        if not names:
+        parts = [self.secrets[name] for name in names]
+        if self.target is not None:
+            names.append(f"{self.target[0]} (deployment target)")
+            parts.append(self.target[1])
+        if not parts:
             return [], None
         merged = SecretData()
-        for name in names:
-            merged.env_vars.extend(self.secrets[name].env_vars)
-            merged.files.extend(self.secrets[name].files)
+        for part in parts:
+            merged.env_vars.extend(part.env_vars)
+            merged.files.extend(part.files)
         return names, self.sealer.seal(merged.as_json())
 
     def jobs(self, task: model.Task, block_name: str, block_limit: int | None) -> list[PlannedJob]:

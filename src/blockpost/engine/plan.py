@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from blockpost.db.models import Pipeline, Project, Workflow
 from blockpost.git import Repository
 from blockpost.pipeline_yaml import model
 from blockpost.pipeline_yaml.change_in import change_in_matches
@@ -40,6 +41,32 @@ class RunFacts:
     rerun: bool
     created_at: datetime
     parameters: Mapping[str, str] = field(default_factory=dict)
+    promoted_by: str = ""  # set when a promotion started the pipeline
+    ancestors: tuple[str, ...] = ()  # the pipelines it was promoted from, first one first
+
+    @classmethod
+    def of(cls, pipeline: Pipeline, workflow: Workflow, project: Project) -> RunFacts:
+        return cls(
+            project_id=project.id,
+            project_name=project.name,
+            repository_url=project.repository_url,
+            workflow_id=workflow.id,
+            workflow_number=workflow.number,
+            pipeline_id=pipeline.id,
+            reference=workflow.reference,
+            ref_type=workflow.ref_type,
+            ref_name=workflow.ref_name,
+            branch_name=workflow.branch_name,
+            commit_sha=workflow.commit_sha,
+            pipeline_file=pipeline.yaml_file_path,
+            requester=workflow.requester_name,
+            triggered_by=workflow.triggered_by,
+            rerun=workflow.rerun_of is not None,
+            created_at=pipeline.created_at,
+            parameters={**workflow.parameters, **pipeline.parameters},
+            promoted_by=pipeline.promoted_by,
+            ancestors=tuple(pipeline.ancestors),
+        )
 
 
 @dataclass(frozen=True)
@@ -68,10 +95,12 @@ def _reader(repo: Repository, sha: str, pipeline_file: str) -> Any:
     return read
 
 
-class _Conditions:
+class Conditions:
     """Evaluates `when` for one run; `change_in` diffs lazily, once per base commit."""
 
-    def __init__(self, repo: Repository, facts: RunFacts) -> None:
+    def __init__(
+        self, repo: Repository, facts: RunFacts, result: str = "", result_reason: str = ""
+    ) -> None:
         self.repo = repo
         self.facts = facts
         self._diffs: dict[str, list[str]] = {}
@@ -80,6 +109,8 @@ class _Conditions:
             branch=name if kind == "branch" else "",
             tag=name if kind == "tag" else "",
             pull_request=name if kind == "pull-request" else "",
+            result=result,
+            result_reason=result_reason,
             change_in=self._change_in,
         )
 
@@ -108,7 +139,7 @@ class _Conditions:
         )
 
 
-def _first(stop: model.When | None, cancel: model.When | None, when: _Conditions) -> str:
+def _first(stop: model.When | None, cancel: model.When | None, when: Conditions) -> str:
     if when(stop):
         return "stop"
     if when(cancel):
@@ -116,7 +147,7 @@ def _first(stop: model.When | None, cancel: model.When | None, when: _Conditions
     return ""
 
 
-def _queue(pipeline: model.Pipeline, facts: RunFacts, when: _Conditions) -> tuple[str, bool]:
+def _queue(pipeline: model.Pipeline, facts: RunFacts, when: Conditions) -> tuple[str, bool]:
     implicit = f"implicit/{facts.project_id}/{facts.reference}/{facts.pipeline_file}"
     key, parallel = implicit, False
     for queue in pipeline.queue:
@@ -136,7 +167,7 @@ def decide(repo: Repository, facts: RunFacts) -> Decided:
         repo.fetch()  # a mirror lost since the run began (e.g. a new data dir)
     text = repo.read(sha, facts.pipeline_file)
     pipeline = parse_pipeline(text, read_file=_reader(repo, sha, facts.pipeline_file))
-    when = _Conditions(repo, facts)
+    when = Conditions(repo, facts)
     skip = tuple(when(b.skip) or (b.run is not None and not when(b.run)) for b in pipeline.blocks)
     block_fail_fast = tuple(
         _first(b.task.fail_fast.stop, b.task.fail_fast.cancel, when) if b.task.fail_fast else ""

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from blockpost.db.models import Block, Job, Pipeline
 from blockpost.dispatch import queue
 from blockpost.engine.context import EngineContext
+from blockpost.engine.promotions import auto_promote
 from blockpost.timefmt import epoch_str, utcnow
 
 ACTIVE = ("pending", "queuing", "running", "stopping")
@@ -46,6 +47,7 @@ async def finish_pipeline(
     pipeline.done_at = now
     if error:
         pipeline.error_description = error
+    await auto_promote(session, ctx, pipeline)
     after = (
         await session.scalars(
             select(Job).where(

@@ -66,21 +66,28 @@ def check(
         raise InvalidInput(
             "metadata.name", "must be 1-255 letters, digits, '.', '_' or '-', starting with one"
         )
+    return check_contents(env_vars, files, "data.")
+
+
+def check_contents(
+    env_vars: Sequence[tuple[str, str]], files: Sequence[tuple[str, str]], where: str = ""
+) -> SecretData:
+    """Env var names and base64 file contents as sent (of a secret or a deployment target)."""
     seen: set[str] = set()
     for index, (env_name, _) in enumerate(env_vars):
         if not ENV_NAME_RE.match(env_name):
-            raise InvalidInput(f"data.env_vars.{index}.name", "is not a valid variable name")
+            raise InvalidInput(f"{where}env_vars.{index}.name", "is not a valid variable name")
         if env_name in seen:
-            raise InvalidInput(f"data.env_vars.{index}.name", f"{env_name} appears twice")
+            raise InvalidInput(f"{where}env_vars.{index}.name", f"{env_name} appears twice")
         seen.add(env_name)
     decoded = []
     for index, (path, content) in enumerate(files):
         if not path.strip() or "\0" in path:
-            raise InvalidInput(f"data.files.{index}.path", "must be a file path")
+            raise InvalidInput(f"{where}files.{index}.path", "must be a file path")
         try:
             decoded.append((path, base64.b64decode(content, validate=True)))
         except (binascii.Error, ValueError):
-            raise InvalidInput(f"data.files.{index}.content", "is not base64") from None
+            raise InvalidInput(f"{where}files.{index}.content", "is not base64") from None
     return SecretData(list(env_vars), decoded)
 
 

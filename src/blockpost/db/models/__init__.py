@@ -3,6 +3,12 @@
 from blockpost.db.models.agents import Agent, AgentType
 from blockpost.db.models.jobs import Job, JobLogChunk
 from blockpost.db.models.projects import Project, ProjectMember
+from blockpost.db.models.promotions import (
+    Deployment,
+    DeploymentTarget,
+    Promotion,
+    TargetRequest,
+)
 from blockpost.db.models.schedules import Schedule, ScheduleTrigger
 from blockpost.db.models.secrets import Secret
 from blockpost.db.models.users import ApiToken, User, WebSession
@@ -13,14 +19,18 @@ __all__ = [
     "AgentType",
     "ApiToken",
     "Block",
+    "Deployment",
+    "DeploymentTarget",
     "Job",
     "JobLogChunk",
     "Pipeline",
     "Project",
     "ProjectMember",
+    "Promotion",
     "Schedule",
     "ScheduleTrigger",
     "Secret",
+    "TargetRequest",
     "User",
     "WebSession",
     "Workflow",

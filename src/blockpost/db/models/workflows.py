@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -71,6 +72,14 @@ class Pipeline(Base):
     fail_fast: Mapped[str] = mapped_column(String(8), default="")  # "" | stop | cancel
     auto_cancel: Mapped[str] = mapped_column(String(8), default="")  # "" | queued | running
     execution_time_limit: Mapped[int | None]  # seconds
+    # the file's promotions, as engine/promotions.py stores them at initialisation
+    promotions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # set on a pipeline a promotion started
+    promotion_of: Mapped[str | None] = mapped_column(UUIDColumn)
+    promoted_by: Mapped[str] = mapped_column(String(255), default="")
+    parameters: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    ancestors: Mapped[list[str]] = mapped_column(JSON, default=list)  # first pipeline first
+    target_id: Mapped[str | None] = mapped_column(UUIDColumn)  # its secrets join every job
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     pending_at: Mapped[datetime | None]
     queuing_at: Mapped[datetime | None]

@@ -1,0 +1,343 @@
+"""Deployment targets: create, change, cordon and delete them (idempotently), read history."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from blockpost.crypto import Sealer
+from blockpost.db.models import Deployment, DeploymentTarget, TargetRequest
+from blockpost.errors import Conflict, InvalidInput, NotFound
+from blockpost.services import projects
+from blockpost.services.principal import Principal
+from blockpost.services.secrets import SecretData, check_contents
+from blockpost.timefmt import epoch_micros, from_epoch_micros, utcnow
+
+SUBJECT_TYPES = {"ANY", "USER", "ROLE", "AUTO"}
+OBJECT_TYPES = {"BRANCH", "TAG", "PR"}
+MATCH_MODES = {"ALL", "EXACT", "REGEX"}
+DEFAULT_SUBJECTS = [{"type": "ANY", "subject_id": ""}]
+DEFAULT_OBJECTS = [
+    {"type": kind, "pattern": "", "match_mode": "ALL"} for kind in ("BRANCH", "TAG", "PR")
+]
+HISTORY_PAGE = 10
+
+
+@dataclass
+class TargetFields:
+    """What a create or update sets; None means "not given"."""
+
+    name: str | None = None
+    description: str | None = None
+    url: str | None = None
+    bookmarks: list[str | None] = field(default_factory=lambda: [None, None, None])
+    subject_rules: list[dict[str, Any]] | None = None
+    object_rules: list[dict[str, Any]] | None = None
+    env_vars: list[tuple[str, str]] | None = None
+    files: list[tuple[str, str]] | None = None  # contents in base64
+
+
+def _subjects(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    checked = []
+    for index, rule in enumerate(rules):
+        kind = str(rule.get("type", "")).upper()
+        if kind not in SUBJECT_TYPES:
+            raise InvalidInput(
+                f"subject_rules.{index}.type", f"must be one of {sorted(SUBJECT_TYPES)}"
+            )
+        item = {"type": kind, "subject_id": str(rule.get("subject_id") or "")}
+        if rule.get("git_login"):
+            item["git_login"] = str(rule["git_login"])
+        if kind in {"USER", "ROLE"} and not (item["subject_id"] or item.get("git_login")):
+            raise InvalidInput(f"subject_rules.{index}.subject_id", f"is required for {kind}")
+        checked.append(item)
+    return checked
+
+
+def _objects(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    checked = []
+    for index, rule in enumerate(rules):
+        kind = str(rule.get("type", "")).upper()
+        if kind not in OBJECT_TYPES:
+            raise InvalidInput(
+                f"object_rules.{index}.type", f"must be one of {sorted(OBJECT_TYPES)}"
+            )
+        mode = str(rule.get("match_mode") or "ALL").upper()
+        if mode not in MATCH_MODES:
+            raise InvalidInput(
+                f"object_rules.{index}.match_mode", f"must be one of {sorted(MATCH_MODES)}"
+            )
+        pattern = str(rule.get("pattern") or "")
+        if kind == "PR":
+            mode, pattern = "ALL", ""
+        elif mode == "REGEX":
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise InvalidInput(
+                    f"object_rules.{index}.pattern", f"is not a regex: {exc}"
+                ) from None
+        elif mode == "EXACT" and not pattern:
+            raise InvalidInput(f"object_rules.{index}.pattern", "is required for EXACT")
+        checked.append({"type": kind, "pattern": pattern, "match_mode": mode})
+    return checked
+
+
+def _apply(
+    target: DeploymentTarget, values: TargetFields, sealer: Sealer, caller: Principal
+) -> None:
+    if values.name is not None:
+        if not values.name.strip() or len(values.name) > 255:
+            raise InvalidInput("name", "must be 1-255 characters")
+        target.name = values.name
+    if values.description is not None:
+        target.description = values.description
+    if values.url is not None:
+        target.url = values.url
+    for index, bookmark in enumerate(values.bookmarks, start=1):
+        if bookmark is not None:
+            setattr(target, f"bookmark_parameter{index}", bookmark)
+    if values.subject_rules is not None:
+        target.subject_rules = _subjects(values.subject_rules)
+    if values.object_rules is not None:
+        target.object_rules = _objects(values.object_rules)
+    if values.env_vars is not None or values.files is not None:
+        current = reveal(sealer, target) if target.sealed else SecretData()
+        env = values.env_vars if values.env_vars is not None else current.env_vars
+        files = (
+            values.files
+            if values.files is not None
+            else [(path, _b64(content)) for path, content in current.files]
+        )
+        data = check_contents(env, files)
+        target.sealed = sealer.seal(data.as_json())
+    target.updated_by = caller.uuid
+    target.updated_at = utcnow()
+
+
+def _b64(content: bytes) -> str:
+    return base64.b64encode(content).decode()
+
+
+def reveal(sealer: Sealer, target: DeploymentTarget) -> SecretData:
+    return SecretData.from_json(sealer.open(target.sealed))
+
+
+def fingerprints(sealer: Sealer, target: DeploymentTarget) -> dict[str, list[dict[str, str]]]:
+    """What describe shows of the target's secrets: names and paths with an md5 of the value."""
+    data = reveal(sealer, target)
+    return {
+        "env_vars": [
+            {"name": name, "value": hashlib.md5(value.encode()).hexdigest()}
+            for name, value in data.env_vars
+        ],
+        "files": [
+            {"path": path, "content": hashlib.md5(content).hexdigest()}
+            for path, content in data.files
+        ],
+    }
+
+
+async def _earlier(session: AsyncSession, token: str, operation: str) -> str | None:
+    request = await session.get(TargetRequest, token)
+    if request is None:
+        return None
+    if request.operation != operation:
+        raise Conflict(f"unique_token {token!r} was already used to {request.operation} a target")
+    return request.target_id
+
+
+async def visible_target(
+    session: AsyncSession, caller: Principal, target_id: str
+) -> DeploymentTarget:
+    target = await session.get(DeploymentTarget, target_id)
+    missing = NotFound(f"deployment target {target_id!r} not found")
+    if target is None:
+        raise missing
+    try:
+        await projects.get_project(session, caller, target.project_id)
+    except NotFound:
+        raise missing from None
+    return target
+
+
+async def _manageable(session: AsyncSession, caller: Principal, target_id: str) -> DeploymentTarget:
+    target = await visible_target(session, caller, target_id)
+    await projects.runnable(session, caller, target.project_id)
+    return target
+
+
+async def list_targets(
+    session: AsyncSession, caller: Principal, project_ref: str, name: str | None = None
+) -> Sequence[DeploymentTarget]:
+    project = await projects.get_project(session, caller, project_ref)
+    query = select(DeploymentTarget).where(DeploymentTarget.project_id == project.id)
+    if name is not None:
+        query = query.where(DeploymentTarget.name == name)
+    return (await session.scalars(query.order_by(DeploymentTarget.name))).all()
+
+
+async def create(
+    session: AsyncSession,
+    sealer: Sealer,
+    caller: Principal,
+    project_ref: str,
+    token: str,
+    values: TargetFields,
+) -> DeploymentTarget:
+    """A retry with the same `unique_token` returns the target the first call made."""
+    project = await projects.runnable(session, caller, project_ref)
+    if (earlier := await _earlier(session, token, "create")) is not None:
+        target = await session.get(DeploymentTarget, earlier)
+        if target is None:
+            raise NotFound(f"the target created with unique_token {token!r} was deleted")
+        return target
+    if not values.name:
+        raise InvalidInput("name", "is required")
+    if await session.scalar(
+        select(DeploymentTarget.id).where(
+            DeploymentTarget.project_id == project.id, DeploymentTarget.name == values.name
+        )
+    ):
+        raise Conflict(f"the project already has a deployment target named {values.name!r}")
+    now = utcnow()
+    target = DeploymentTarget(
+        project_id=project.id,
+        subject_rules=DEFAULT_SUBJECTS,
+        object_rules=DEFAULT_OBJECTS,
+        sealed=sealer.seal(SecretData().as_json()),
+        created_by=caller.uuid,
+        created_at=now,
+    )
+    _apply(target, values, sealer, caller)
+    session.add(target)
+    await session.flush()
+    session.add(TargetRequest(unique_token=token, operation="create", target_id=target.id))
+    await session.flush()
+    return target
+
+
+async def update(
+    session: AsyncSession,
+    sealer: Sealer,
+    caller: Principal,
+    target_id: str,
+    token: str | None,
+    values: TargetFields,
+) -> DeploymentTarget:
+    target = await _manageable(session, caller, target_id)
+    if token and await _earlier(session, token, "update") is not None:
+        return target
+    if values.name is not None and values.name != target.name:
+        clash = await session.scalar(
+            select(DeploymentTarget.id).where(
+                DeploymentTarget.project_id == target.project_id,
+                DeploymentTarget.name == values.name,
+            )
+        )
+        if clash:
+            raise Conflict(f"the project already has a deployment target named {values.name!r}")
+    _apply(target, values, sealer, caller)
+    if token:
+        session.add(TargetRequest(unique_token=token, operation="update", target_id=target.id))
+    await session.flush()
+    return target
+
+
+async def delete(session: AsyncSession, caller: Principal, target_id: str, token: str) -> str:
+    if (earlier := await _earlier(session, token, "delete")) is not None:
+        return earlier
+    target = await _manageable(session, caller, target_id)
+    await session.delete(target)
+    session.add(TargetRequest(unique_token=token, operation="delete", target_id=target_id))
+    await session.flush()
+    return target_id
+
+
+async def set_cordoned(
+    session: AsyncSession, caller: Principal, target_id: str, cordoned: bool
+) -> DeploymentTarget:
+    target = await _manageable(session, caller, target_id)
+    target.cordoned = cordoned
+    target.updated_by = caller.uuid
+    target.updated_at = utcnow()
+    await session.flush()
+    return target
+
+
+async def last_deployment(session: AsyncSession, target: DeploymentTarget) -> Deployment | None:
+    return await session.scalar(
+        select(Deployment)
+        .where(Deployment.target_id == target.id)
+        .order_by(Deployment.triggered_at.desc())
+        .limit(1)
+    )
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    deployments: Sequence[Deployment]
+    cursor_before: int
+    cursor_after: int
+
+
+async def history(
+    session: AsyncSession,
+    target: DeploymentTarget,
+    *,
+    cursor_type: str = "FIRST",
+    cursor_value: int | None = None,
+    git_ref_type: str | None = None,
+    git_ref_label: str | None = None,
+    triggered_by: str | None = None,
+) -> HistoryPage:
+    """At most 10, newest first; cursors are Unix microseconds of `triggered_at`."""
+    if cursor_type not in {"FIRST", "AFTER", "BEFORE"}:
+        raise InvalidInput("cursor_type", "must be FIRST, AFTER or BEFORE")
+    if cursor_type != "FIRST" and cursor_value is None:
+        raise InvalidInput("cursor_value", f"is required with cursor_type {cursor_type}")
+    query = select(Deployment).where(Deployment.target_id == target.id)
+    if git_ref_type:
+        query = query.where(Deployment.git_ref_type == git_ref_type)
+    if git_ref_label:
+        query = query.where(Deployment.git_ref_label == git_ref_label)
+    if triggered_by:
+        query = query.where(Deployment.triggered_by == triggered_by)
+    at: datetime | None = from_epoch_micros(cursor_value) if cursor_value else None
+    if cursor_type == "AFTER" and at is not None:
+        rows = (
+            await session.scalars(
+                query.where(Deployment.triggered_at > at)
+                .order_by(Deployment.triggered_at, Deployment.id)
+                .limit(HISTORY_PAGE)
+            )
+        ).all()[::-1]
+    else:
+        if cursor_type == "BEFORE" and at is not None:
+            query = query.where(Deployment.triggered_at < at)
+        rows = (
+            await session.scalars(
+                query.order_by(Deployment.triggered_at.desc(), Deployment.id.desc()).limit(
+                    HISTORY_PAGE
+                )
+            )
+        ).all()
+    before = after = 0
+    if rows:
+        oldest, newest = rows[-1].triggered_at, rows[0].triggered_at
+        base = select(Deployment.id).where(
+            Deployment.id.in_(query.with_only_columns(Deployment.id))
+        )
+        if await session.scalar(base.where(Deployment.triggered_at < oldest).limit(1)):
+            before = epoch_micros(oldest)
+        if await session.scalar(base.where(Deployment.triggered_at > newest).limit(1)):
+            after = epoch_micros(newest)
+    return HistoryPage(rows, before, after)
