@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sqlalchemy import delete, select
 
+from blockpost.background import LoopService
 from blockpost.db.engine import Database
 from blockpost.db.models import Agent, Job
 from blockpost.dispatch import queue, registry, sync
@@ -16,22 +16,15 @@ from blockpost.dispatch.wakeup import Wakeups
 log = logging.getLogger(__name__)
 
 
-class Reaper:
+class Reaper(LoopService):
+    name = "reaper"
+
     def __init__(self, db: Database, wakeups: Wakeups, lease_seconds: int) -> None:
+        super().__init__()
         self.db = db
         self.wakeups = wakeups
         self.lease_seconds = lease_seconds
         self.interval = max(lease_seconds / 4, 1.0)
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="blockpost-reaper")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def _loop(self) -> None:
         while True:

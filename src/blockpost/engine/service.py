@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sqlalchemy import select
 
+from blockpost.background import LoopService
 from blockpost.db.leader import LeaderLock
 from blockpost.db.models import Job, Pipeline
 from blockpost.dispatch import queue
@@ -20,21 +20,17 @@ log = logging.getLogger(__name__)
 LEADER_KEY = 0x626C6B70_0001  # "blkp", engine
 
 
-class Engine:
+class Engine(LoopService):
+    name = "engine"
+
     def __init__(self, ctx: EngineContext, tick: float) -> None:
+        super().__init__()
         self.ctx = ctx
         self.tick = tick
         self.leader = LeaderLock(ctx.db, LEADER_KEY)
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="blockpost-engine")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await super().stop()
         await self.leader.release()
 
     async def _loop(self) -> None:

@@ -41,15 +41,7 @@ async def _schedule_project(session: AsyncSession, caller: Principal, name: str)
 
 
 async def visible_schedule(session: AsyncSession, caller: Principal, schedule_id: str) -> Schedule:
-    schedule = await session.get(Schedule, schedule_id)
-    missing = NotFound(f"schedule {schedule_id!r} not found")
-    if schedule is None:
-        raise missing
-    try:
-        await projects.get_project(session, caller, schedule.project_id)
-    except NotFound:
-        raise missing from None
-    return schedule
+    return await projects.visible_child(session, caller, Schedule, schedule_id, "schedule")
 
 
 async def manageable_schedule(

@@ -8,7 +8,6 @@ then waits for its next tick: no burst of missed runs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -16,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from blockpost.background import LoopService
 from blockpost.db.models import Schedule, ScheduleTrigger
 from blockpost.dispatch.wakeup import wait_any
 from blockpost.engine.context import EngineContext
@@ -27,20 +27,13 @@ log = logging.getLogger(__name__)
 MAX_SLEEP_SECONDS = 30.0  # also how soon a schedule saved on another replica is noticed
 
 
-class Scheduler:
+class Scheduler(LoopService):
+    name = "scheduler"
+
     def __init__(self, ctx: EngineContext, clock: Callable[[], datetime] = utcnow) -> None:
+        super().__init__()
         self.ctx = ctx
         self.clock = clock
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="blockpost-scheduler")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def _loop(self) -> None:
         while True:

@@ -158,15 +158,9 @@ async def _earlier(session: AsyncSession, token: str, operation: str) -> str | N
 async def visible_target(
     session: AsyncSession, caller: Principal, target_id: str
 ) -> DeploymentTarget:
-    target = await session.get(DeploymentTarget, target_id)
-    missing = NotFound(f"deployment target {target_id!r} not found")
-    if target is None:
-        raise missing
-    try:
-        await projects.get_project(session, caller, target.project_id)
-    except NotFound:
-        raise missing from None
-    return target
+    return await projects.visible_child(
+        session, caller, DeploymentTarget, target_id, "deployment target"
+    )
 
 
 async def _manageable(session: AsyncSession, caller: Principal, target_id: str) -> DeploymentTarget:

@@ -6,7 +6,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -113,6 +113,29 @@ async def list_projects(
         select(Project).where(where).order_by(Project.name).offset(offset).limit(limit)
     )
     return rows.all(), total
+
+
+class InProject(Protocol):
+    project_id: str
+
+
+Child = TypeVar("Child", bound=InProject)
+
+
+async def visible_child(
+    session: AsyncSession, caller: Principal, model: type[Child], item_id: str, what: str
+) -> Child:
+    """A row that belongs to a project (workflow, schedule, target...), if the caller sees
+    the project; otherwise NotFound, the same as for a row that does not exist."""
+    item = await session.get(model, item_id)
+    missing = NotFound(f"{what} {item_id!r} not found")
+    if item is None:
+        raise missing
+    try:
+        await get_project(session, caller, item.project_id)
+    except NotFound:
+        raise missing from None
+    return item
 
 
 async def get_project_by_any(session: AsyncSession, caller: Principal, ref: str) -> Project:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,29 +15,13 @@ from blockpost.errors import InvalidInput, NotFound
 from blockpost.services import projects
 from blockpost.services.principal import Principal
 
-Row = TypeVar("Row", Workflow, Pipeline)
-
-
-async def _visible(
-    session: AsyncSession, caller: Principal, model: type[Row], item_id: str, what: str
-) -> Row:
-    item = await session.get(model, item_id)
-    missing = NotFound(f"{what} {item_id!r} not found")
-    if item is None:
-        raise missing
-    try:
-        await projects.get_project(session, caller, item.project_id)
-    except NotFound:
-        raise missing from None
-    return item
-
 
 async def visible_workflow(session: AsyncSession, caller: Principal, wf_id: str) -> Workflow:
-    return await _visible(session, caller, Workflow, wf_id, "workflow")
+    return await projects.visible_child(session, caller, Workflow, wf_id, "workflow")
 
 
 async def visible_pipeline(session: AsyncSession, caller: Principal, ppl_id: str) -> Pipeline:
-    return await _visible(session, caller, Pipeline, ppl_id, "pipeline")
+    return await projects.visible_child(session, caller, Pipeline, ppl_id, "pipeline")
 
 
 async def describe_pipeline(
