@@ -36,6 +36,7 @@ from blockpost.dispatch.reaper import Reaper
 from blockpost.dispatch.wakeup import PostgresListener, Wakeups
 from blockpost.engine.context import EngineContext
 from blockpost.engine.service import Engine
+from blockpost.metrics import Metrics
 from blockpost.scheduler.service import Scheduler
 
 DESCRIPTION = """\
@@ -66,7 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
         reaper.start()
         engine = Engine(engine_ctx, settings.engine_tick_seconds)
         engine.start()
-        scheduler = Scheduler(engine_ctx)
+        scheduler = Scheduler(engine_ctx, metrics=app.state.metrics)
         scheduler.start()
         yield
         await scheduler.stop()
@@ -88,6 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.db = db
     app.state.wakeups = wakeups
     app.state.engine = engine_ctx
+    app.state.metrics = Metrics()
     app.state.sealer = engine_ctx.sealer
     install_error_handlers(app)
     # Starlette runs the last-added middleware first: authenticate, then read the body.

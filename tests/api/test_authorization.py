@@ -45,10 +45,10 @@ async def expired_token(db: Database, make_user: MakeUser) -> str:
     return secret
 
 
-def test_the_public_routes_are_exactly_login_health_and_docs(app: FastAPI) -> None:
+def test_the_public_routes_are_exactly_login_health_metrics_and_docs(app: FastAPI) -> None:
     public = {path for _, path in operations(app) if is_public(path)}
-    assert public == {"/api/auth/login", "/healthz"}
-    assert {"/api/auth/login", "/healthz", "/openapi.json", "/swagger"} == PUBLIC_PATHS
+    assert public == {"/api/auth/login", "/healthz", "/metrics"}
+    assert {"/api/auth/login", "/healthz", "/metrics", "/openapi.json", "/swagger"} == PUBLIC_PATHS
 
 
 def expected_status(path: str, label: str) -> int:

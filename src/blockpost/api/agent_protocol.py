@@ -14,6 +14,7 @@ from blockpost.db.engine import after_commit
 from blockpost.db.models import Agent, AgentType, Job
 from blockpost.dispatch import logs, payload, queue, registry, sync
 from blockpost.errors import NotFound
+from blockpost.metrics import Metrics
 
 router = APIRouter(tags=["agent protocol"])
 BASE = "/api/v1/self_hosted_agents"
@@ -93,6 +94,10 @@ async def agent_sync(body: SyncIn, request: Request, settings: SettingsDep) -> d
         sync.SyncRequest(**body.model_dump()),
         hold=settings.sync_hold_seconds,
     )
+    metrics: Metrics = request.app.state.metrics
+    metrics.syncs.labels(body.state).inc()
+    if answer.pickup_seconds is not None:
+        metrics.pickup.observe(answer.pickup_seconds)
     return answer.as_json()
 
 
@@ -151,9 +156,13 @@ async def push_logs(
     start_from: Annotated[int, Query(ge=0, le=10**9)],
 ) -> Response:
     """JSON event lines from `start_from`; resending a batch replaces it (no duplicates)."""
-    lines = logs.parse_lines((await request.body()).decode("utf-8", "replace"))
+    raw = await request.body()
+    lines = logs.parse_lines(raw.decode("utf-8", "replace"))
     job = await queue.get_job(session, job_id)
     await logs.push(session, job, start_from, lines, settings.log_max_bytes)
     wakeups = request.app.state.wakeups
     after_commit(session, lambda: wakeups.log_written(job_id))
+    metrics: Metrics = request.app.state.metrics
+    metrics.log_pushes.inc()
+    metrics.log_bytes.inc(len(raw))
     return Response(status_code=200)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import swagger_ui_bundle
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from blockpost import __version__
+from blockpost.api.deps import SessionDep
+from blockpost.metrics import Metrics
 
 router = APIRouter(tags=["meta"])
 SWAGGER_ASSETS = "/swagger/assets"
@@ -23,6 +26,14 @@ class Health(BaseModel):
 @router.get("/healthz", response_model=Health)
 async def healthz() -> Health:
     return Health(status="ok", version=__version__)
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def metrics(request: Request, session: SessionDep) -> PlainTextResponse:
+    """Prometheus text format: queue depth, pickup latency, jobs, pipelines and agents by
+    state, sync and log rates, scheduler lag. Open like /healthz (counts only)."""
+    collected: Metrics = request.app.state.metrics
+    return PlainTextResponse(await collected.exposition(session), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/swagger", include_in_schema=False)

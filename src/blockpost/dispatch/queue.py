@@ -122,8 +122,14 @@ async def enqueue(
     return job
 
 
-async def claim(session: AsyncSession, agent: Agent) -> str | None:
-    """Gives the oldest queued job of the agent's type to the agent; returns its id or None.
+@dataclass(frozen=True)
+class Claimed:
+    job_id: str
+    waited: float  # seconds the job was queued
+
+
+async def claim(session: AsyncSession, agent: Agent) -> Claimed | None:
+    """Gives the oldest queued job of the agent's type to the agent, or finds none.
 
     One statement: on PostgreSQL the candidate row is locked with SKIP LOCKED so concurrent
     claims take different jobs; on SQLite the single writer serialises them. The outer
@@ -141,23 +147,26 @@ async def claim(session: AsyncSession, agent: Agent) -> str | None:
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
-    job_id: str | None = await session.scalar(
-        update(jobs)
-        .where(jobs.c.id == candidate, jobs.c.state == "queued")
-        .values(
-            state="running",
-            agent_id=agent.id,
-            agent_name=agent.name,
-            agent_ip=agent.ip_address,
-            started_at=now,
-            updated_at=now,
+    row = (
+        await session.execute(
+            update(jobs)
+            .where(jobs.c.id == candidate, jobs.c.state == "queued")
+            .values(
+                state="running",
+                agent_id=agent.id,
+                agent_name=agent.name,
+                agent_ip=agent.ip_address,
+                started_at=now,
+                updated_at=now,
+            )
+            .returning(jobs.c.id, jobs.c.queued_at)
         )
-        .returning(jobs.c.id)
-    )
-    if job_id is not None:
-        agent.job_id = job_id
-        await session.flush()
-    return job_id
+    ).first()
+    if row is None:
+        return None
+    agent.job_id = row.id
+    await session.flush()
+    return Claimed(row.id, (now - (row.queued_at or now)).total_seconds())
 
 
 async def wake_engine(session: AsyncSession, wakeups: Wakeups, pipeline_id: str) -> None:

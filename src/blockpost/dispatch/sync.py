@@ -44,6 +44,7 @@ class SyncAnswer:
     job_id: str = ""
     shutdown_reason: str = ""
     next_sync_after: int = RECONNECT_MS
+    pickup_seconds: float | None = None  # for metrics; not part of the protocol
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -95,9 +96,14 @@ async def _waiting(session: AsyncSession, wakeups: Wakeups, agent: Agent) -> Syn
                 session, wakeups, job, "failed", "the agent stopped reporting this job"
             )
         await queue.release_agent(session, agent)
-    job_id = await queue.claim(session, agent)
-    if job_id is not None:
-        return SyncAnswer("run-job", job_id=job_id, next_sync_after=RECONNECT_MS)
+    claimed = await queue.claim(session, agent)
+    if claimed is not None:
+        return SyncAnswer(
+            "run-job",
+            job_id=claimed.job_id,
+            next_sync_after=RECONNECT_MS,
+            pickup_seconds=claimed.waited,
+        )
     idle_for = (utcnow() - agent.last_state_change_at).total_seconds()
     if agent.idle_timeout and idle_for >= agent.idle_timeout:
         return SyncAnswer("shutdown", shutdown_reason="idle")

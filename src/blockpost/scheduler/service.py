@@ -19,6 +19,7 @@ from blockpost.background import LoopService
 from blockpost.db.models import Schedule, ScheduleTrigger
 from blockpost.dispatch.wakeup import wait_any
 from blockpost.engine.context import EngineContext
+from blockpost.metrics import Metrics
 from blockpost.scheduler.definition import next_tick
 from blockpost.scheduler.firing import fire
 from blockpost.timefmt import utcnow
@@ -30,10 +31,16 @@ MAX_SLEEP_SECONDS = 30.0  # also how soon a schedule saved on another replica is
 class Scheduler(LoopService):
     name = "scheduler"
 
-    def __init__(self, ctx: EngineContext, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        ctx: EngineContext,
+        clock: Callable[[], datetime] = utcnow,
+        metrics: Metrics | None = None,
+    ) -> None:
         super().__init__()
         self.ctx = ctx
         self.clock = clock
+        self.metrics = metrics
 
     async def _loop(self) -> None:
         while True:
@@ -79,6 +86,8 @@ class Scheduler(LoopService):
                     return
                 trigger = await fire(session, self.ctx, schedule, tick)
                 schedule.next_run_at = next_tick(schedule.at, now)
+                if self.metrics is not None:
+                    self.metrics.scheduler_lag.observe((now - tick).total_seconds())
                 log.info(
                     "schedule %s fired for %s: %s %s",
                     schedule.name,
