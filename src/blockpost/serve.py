@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 from sqlalchemy import select
@@ -122,6 +125,20 @@ def _exit_on_signal(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, telling the app the moment a stop signal arrives: held agent syncs and log
+    tails answer then, instead of keeping the shutdown waiting until they time out."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        with contextlib.suppress(RuntimeError):  # no loop running: nothing is held
+            asyncio.get_running_loop().call_soon_threadsafe(self._on_exit)
+        super().handle_exit(sig, frame)
+
+
 def serve(settings: Settings) -> None:
     settings.prepare_data_dir()
     new_password, local_token = asyncio.run(_prepare(settings))
@@ -130,14 +147,16 @@ def serve(settings: Settings) -> None:
     # place (uvicorn restores it) that becomes a normal exit, so `finally` stops the agents.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     agents = _start_agents(settings, local_token) if local_token else []
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        proxy_headers=False,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+    )
     try:
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            log_level="info",
-            proxy_headers=False,
-            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
-        )
+        _Server(config, app.state.wakeups.close).run()
     finally:
         _stop_agents(agents)

@@ -1,6 +1,13 @@
 """OpenAPI and Swagger UI work without internet access; /healthz needs no credentials."""
 
+from pathlib import Path
+
 import httpx
+
+from blockpost.app import create_app
+from blockpost.config import Settings
+from blockpost.db import migrate
+from blockpost.db.engine import Database
 
 
 async def test_swagger_ui_is_served_from_local_assets(anon: httpx.AsyncClient) -> None:
@@ -31,3 +38,24 @@ async def test_healthz_needs_no_credentials(anon: httpx.AsyncClient) -> None:
     response = await anon.get("/healthz")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+async def test_readyz_says_ready_on_a_current_schema(anon: httpx.AsyncClient) -> None:
+    response = await anon.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "schema_revision": migrate.head_revision()}
+
+
+async def test_readyz_is_503_until_the_schema_is_upgraded(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    old = Database(url)
+    await migrate.upgrade(old, "0001")
+    await old.dispose()
+    app = create_app(Settings(database_url=url, data_dir=tmp_path / "data", secret_key="k"))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        response = await client.get("/readyz")
+    await app.state.db.dispose()
+    assert response.status_code == 503
+    assert "blockpost db upgrade" in response.json()["message"]

@@ -203,7 +203,8 @@ async def job_log_events(
 ) -> LogEventsOut:
     """Events from index `start`; with `wait`, held open until new output arrives (live tail)."""
     db = request.app.state.db
-    signal = request.app.state.wakeups.for_log(job_id)
+    wakeups = request.app.state.wakeups
+    signal = wakeups.for_log(job_id)
     deadline = asyncio.get_running_loop().time() + wait
     while True:
         ticket = signal.ticket()
@@ -212,7 +213,7 @@ async def job_log_events(
             events = await logs.events(session, job.id, start)
             finished = job.state == "finished"
         remaining = deadline - asyncio.get_running_loop().time()
-        if events or finished or remaining <= 0:
+        if events or finished or remaining <= 0 or wakeups.closing.is_set():
             return LogEventsOut(events=events, next=start + len(events), finished=finished)
         # Another replica's writes carry no local wake-up: look again at least every second.
-        await wait_any([ticket], min(remaining, 1.0))
+        await wait_any([ticket, wakeups.closing], min(remaining, 1.0))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import swagger_ui_bundle
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from blockpost import __version__
 from blockpost.api.deps import SessionDep
+from blockpost.db import migrate
 from blockpost.metrics import Metrics
 
 router = APIRouter(tags=["meta"])
@@ -26,6 +27,36 @@ class Health(BaseModel):
 @router.get("/healthz", response_model=Health)
 async def healthz() -> Health:
     return Health(status="ok", version=__version__)
+
+
+class Ready(BaseModel):
+    status: str
+    schema_revision: str
+
+
+@router.get(
+    "/readyz",
+    response_model=Ready,
+    responses={503: {"description": "database unreachable, or its schema is not this version's"}},
+)
+async def readyz(request: Request) -> Ready | JSONResponse:
+    """Ready to serve: the database answers and its schema is the one this server needs."""
+    head = migrate.head_revision()
+    try:
+        current = await migrate.current_revision(request.app.state.db)
+    except Exception as exc:
+        return JSONResponse(
+            {"message": f"database unreachable: {type(exc).__name__}"}, status_code=503
+        )
+    if current != head:
+        return JSONResponse(
+            {
+                "message": f"database schema is at {current or 'nothing'}, this server needs "
+                f"{head}: run `blockpost db upgrade`"
+            },
+            status_code=503,
+        )
+    return Ready(status="ready", schema_revision=head)
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

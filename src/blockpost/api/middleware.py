@@ -21,7 +21,9 @@ from blockpost.services import auth
 from blockpost.services.principal import Principal
 
 SESSION_COOKIE = "blockpost_session"
-PUBLIC_PATHS = frozenset({"/api/auth/login", "/healthz", "/metrics", "/openapi.json", "/swagger"})
+PUBLIC_PATHS = frozenset(
+    {"/api/auth/login", "/healthz", "/readyz", "/metrics", "/openapi.json", "/swagger"}
+)
 PUBLIC_PREFIXES = ("/swagger/",)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AUTH_SCHEMES = frozenset({"token", "bearer"})

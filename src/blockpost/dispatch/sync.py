@@ -175,7 +175,10 @@ async def sync(
         if answer is not None:
             return answer
         remaining = (deadline - utcnow()).total_seconds()
-        if remaining <= 0 or not await wait_any(tickets, remaining):
+        if wakeups.closing.is_set():
+            # this server is stopping: the agent comes back (to it or to another replica)
+            return SyncAnswer("continue", next_sync_after=1000)
+        if remaining <= 0 or not await wait_any([*tickets, wakeups.closing], remaining):
             # No last look: the agent is back within next_sync_after, and that sync looks.
             interval = RECONNECT_MS if request.state == "waiting-for-jobs" else _busy_interval()
             return SyncAnswer("continue", next_sync_after=min(interval, 2000))

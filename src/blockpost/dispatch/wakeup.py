@@ -55,6 +55,11 @@ class Wakeups:
         self._logs: dict[str, Signal] = {}
         self.engine = Signal()
         self.schedules = Signal()  # a schedule was saved: the scheduler looks again
+        # set when the server begins to shut down: held requests answer at once
+        self.closing = asyncio.Event()
+
+    def close(self) -> None:
+        self.closing.set()
 
     def for_log(self, job_id: str) -> Signal:
         return self._logs.setdefault(job_id, Signal())
