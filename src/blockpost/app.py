@@ -38,6 +38,7 @@ from blockpost.engine.context import EngineContext
 from blockpost.engine.service import Engine
 from blockpost.metrics import Metrics
 from blockpost.scheduler.service import Scheduler
+from blockpost.services.login_limit import LoginLimiter
 
 DESCRIPTION = """\
 A self-hosted CI/CD server that speaks the Semaphore 2.0 public API.
@@ -90,6 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.wakeups = wakeups
     app.state.engine = engine_ctx
     app.state.metrics = Metrics()
+    app.state.login_limiter = LoginLimiter()
     app.state.sealer = engine_ctx.sealer
     install_error_handlers(app)
     # Starlette runs the last-added middleware first: authenticate, then read the body.

@@ -143,3 +143,30 @@ async def test_bad_login_bodies_name_the_field(anon: httpx.AsyncClient) -> None:
         response = await anon.post("/api/auth/login", json=body)
         assert response.status_code == 400, body
         assert response.json()["message"].startswith(message), response.json()
+
+
+async def test_repeated_failed_logins_are_refused_with_429_until_the_window_passes(
+    app: FastAPI, anon: httpx.AsyncClient, make_user: MakeUser
+) -> None:
+    await make_user("carol")
+    limiter = app.state.login_limiter
+    now = [1000.0]
+    limiter.clock = lambda: now[0]
+    wrong = {"auth": "carol", "password": "not-her-password"}
+    for _ in range(5):
+        assert (await anon.post("/api/auth/login", json=wrong)).status_code == 401
+    refused = await anon.post("/api/auth/login", json={**wrong, "password": PASSWORD})
+    assert refused.status_code == 429  # even the right password waits
+    assert int(refused.headers["retry-after"]) == 300
+    assert "too many failed logins" in refused.json()["message"]
+    now[0] += 301
+    assert (
+        await anon.post("/api/auth/login", json={**wrong, "password": PASSWORD})
+    ).status_code == 204
+    # the address is limited too: five failures across usernames
+    for name in ("a1", "a2", "a3", "a4", "a5"):
+        assert (
+            await anon.post("/api/auth/login", json={"auth": name, "password": "x"})
+        ).status_code == 401
+    other = await anon.post("/api/auth/login", json={"auth": "carol", "password": PASSWORD})
+    assert other.status_code == 429

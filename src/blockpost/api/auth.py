@@ -7,7 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from blockpost.api.deps import CallerDep, SessionDep, SettingsDep
 from blockpost.api.middleware import SESSION_COOKIE
+from blockpost.errors import NotAuthenticated
 from blockpost.services import auth
+from blockpost.services.login_limit import LoginLimiter
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -23,8 +25,17 @@ class LoginIn(BaseModel):
 async def login(
     body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    """Checks the password and sets the session cookie used by `POST /api/user/tokens`."""
-    user = await auth.login(session, body.auth, body.password)
+    """Checks the password and sets the session cookie used by `POST /api/user/tokens`.
+    After 5 failures in 5 minutes for one login or one address: 429 with Retry-After."""
+    limiter: LoginLimiter = request.app.state.login_limiter
+    keys = (f"user:{body.auth.lower()}", f"ip:{request.client.host if request.client else ''}")
+    limiter.check(*keys)
+    try:
+        user = await auth.login(session, body.auth, body.password)
+    except NotAuthenticated:
+        limiter.failed(*keys)
+        raise
+    limiter.succeeded(keys[0])
     secret = await auth.start_web_session(session, user, settings.session_ttl_seconds)
     response = Response(status_code=204)
     response.set_cookie(

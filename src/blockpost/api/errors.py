@@ -22,6 +22,7 @@ from blockpost.errors import (
     Unavailable,
 )
 from blockpost.pipeline_yaml import PipelineInvalid
+from blockpost.services.login_limit import TooManyAttempts
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ STATUS_OF: dict[type[BlockpostError], int] = {
     TooManyLines: 413,
     LogFull: 422,
     Unavailable: 422,
+    TooManyAttempts: 429,
 }
 AUTH_CHALLENGE = {"WWW-Authenticate": 'Token realm="blockpost"'}
 
@@ -71,6 +73,13 @@ def validation_message(errors: list[dict[str, Any]]) -> str:
     return "; ".join(dict.fromkeys(described))
 
 
+async def _too_many(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TooManyAttempts)
+    response = error_response(429, exc.message)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 async def _domain(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BlockpostError)
     status = next((code for cls, code in STATUS_OF.items() if isinstance(exc, cls)), 400)
@@ -104,6 +113,7 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(TooManyAttempts, _too_many)
     app.add_exception_handler(BlockpostError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
