@@ -282,6 +282,7 @@ async def test_history_pages_with_every_cursor_type(rig: EngineRig) -> None:
     ).json()
     assert len(older["deployments"]) == 3
     assert older["cursor_before"] == 0
+    assert older["cursor_after"] > 0  # ten newer ones exist
     seen = [d["id"] for d in first["deployments"] + older["deployments"]]
     assert len(set(seen)) == 13
     newer = (

@@ -7,7 +7,6 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -298,40 +297,35 @@ async def history(
         raise InvalidInput("cursor_type", "must be FIRST, AFTER or BEFORE")
     if cursor_type != "FIRST" and cursor_value is None:
         raise InvalidInput("cursor_value", f"is required with cursor_type {cursor_type}")
-    query = select(Deployment).where(Deployment.target_id == target.id)
+    filters = [Deployment.target_id == target.id]
     if git_ref_type:
-        query = query.where(Deployment.git_ref_type == git_ref_type)
+        filters.append(Deployment.git_ref_type == git_ref_type)
     if git_ref_label:
-        query = query.where(Deployment.git_ref_label == git_ref_label)
+        filters.append(Deployment.git_ref_label == git_ref_label)
     if triggered_by:
-        query = query.where(Deployment.triggered_by == triggered_by)
-    at: datetime | None = from_epoch_micros(cursor_value) if cursor_value else None
-    if cursor_type == "AFTER" and at is not None:
-        rows = (
-            await session.scalars(
-                query.where(Deployment.triggered_at > at)
-                .order_by(Deployment.triggered_at, Deployment.id)
-                .limit(HISTORY_PAGE)
-            )
-        ).all()[::-1]
+        filters.append(Deployment.triggered_by == triggered_by)
+    page = select(Deployment).limit(HISTORY_PAGE)
+    if cursor_type == "AFTER":
+        at = from_epoch_micros(cursor_value or 0)
+        oldest_first = page.where(*filters, Deployment.triggered_at > at).order_by(
+            Deployment.triggered_at, Deployment.id
+        )
+        rows = (await session.scalars(oldest_first)).all()[::-1]
     else:
-        if cursor_type == "BEFORE" and at is not None:
-            query = query.where(Deployment.triggered_at < at)
-        rows = (
-            await session.scalars(
-                query.order_by(Deployment.triggered_at.desc(), Deployment.id.desc()).limit(
-                    HISTORY_PAGE
-                )
-            )
-        ).all()
+        where = list(filters)
+        if cursor_type == "BEFORE":
+            where.append(Deployment.triggered_at < from_epoch_micros(cursor_value or 0))
+        newest_first = page.where(*where).order_by(
+            Deployment.triggered_at.desc(), Deployment.id.desc()
+        )
+        rows = (await session.scalars(newest_first)).all()
     before = after = 0
     if rows:
+        # the neighbours are looked for under the filters only, not the cursor
         oldest, newest = rows[-1].triggered_at, rows[0].triggered_at
-        base = select(Deployment.id).where(
-            Deployment.id.in_(query.with_only_columns(Deployment.id))
-        )
-        if await session.scalar(base.where(Deployment.triggered_at < oldest).limit(1)):
+        any_row = select(Deployment.id).limit(1)
+        if await session.scalar(any_row.where(*filters, Deployment.triggered_at < oldest)):
             before = epoch_micros(oldest)
-        if await session.scalar(base.where(Deployment.triggered_at > newest).limit(1)):
+        if await session.scalar(any_row.where(*filters, Deployment.triggered_at > newest)):
             after = epoch_micros(newest)
     return HistoryPage(rows, before, after)
