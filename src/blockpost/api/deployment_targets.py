@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from blockpost.api.deps import CallerDep, SessionDep
-from blockpost.crypto import Sealer
+from blockpost.api.deps import CallerDep, SealerDep, SessionDep
 from blockpost.db.models import Deployment, DeploymentTarget
 from blockpost.errors import InvalidInput
 from blockpost.services import deployment_targets as targets
@@ -123,11 +122,6 @@ async def target_json(session: AsyncSession, target: DeploymentTarget) -> dict[s
     }
 
 
-def _sealer(request: Request) -> Sealer:
-    sealer: Sealer = request.app.state.sealer
-    return sealer
-
-
 @router.get("")
 async def list_targets(
     session: SessionDep,
@@ -142,17 +136,17 @@ async def list_targets(
 
 @router.get("/{target_id}")
 async def describe_target(
-    target_id: str, request: Request, session: SessionDep, caller: CallerDep
+    target_id: str, sealer: SealerDep, session: SessionDep, caller: CallerDep
 ) -> dict[str, Any]:
     """The target; its secrets as names and paths with an md5 of each value, never the value."""
     target = await targets.visible_target(session, caller, target_id)
-    return await target_json(session, target) | targets.fingerprints(_sealer(request), target)
+    return await target_json(session, target) | targets.fingerprints(sealer, target)
 
 
 @router.post("")
 async def create_target(
     body: TargetIn,
-    request: Request,
+    sealer: SealerDep,
     session: SessionDep,
     caller: CallerDep,
     project_id: Annotated[str | None, Query(max_length=100)] = None,
@@ -164,18 +158,18 @@ async def create_target(
     if not body.unique_token:
         raise InvalidInput("unique_token", "is required")
     target = await targets.create(
-        session, _sealer(request), caller, project, body.unique_token, body.fields()
+        session, sealer, caller, project, body.unique_token, body.fields()
     )
     return await target_json(session, target)
 
 
 @router.patch("/{target_id}")
 async def update_target(
-    target_id: str, body: TargetIn, request: Request, session: SessionDep, caller: CallerDep
+    target_id: str, body: TargetIn, sealer: SealerDep, session: SessionDep, caller: CallerDep
 ) -> dict[str, Any]:
     """Every field optional; env_vars or files given replace the stored ones."""
     target = await targets.update(
-        session, _sealer(request), caller, target_id, body.unique_token, body.fields()
+        session, sealer, caller, target_id, body.unique_token, body.fields()
     )
     return await target_json(session, target)
 

@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.config import Settings
+from blockpost.crypto import Sealer
 from blockpost.engine.context import EngineContext
 from blockpost.services.principal import Principal
 
@@ -38,6 +39,11 @@ async def _engine(request: Request) -> EngineContext:
     return engine
 
 
+async def _sealer(request: Request) -> Sealer:
+    sealer: Sealer = request.app.state.sealer
+    return sealer
+
+
 async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -48,3 +54,4 @@ SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 CallerDep = Annotated[Principal, Depends(_caller)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 EngineDep = Annotated[EngineContext, Depends(_engine)]
+SealerDep = Annotated[Sealer, Depends(_sealer)]

@@ -5,15 +5,16 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from blockpost.api.deps import CallerDep, SessionDep
+from blockpost.api.deps import CallerDep, SealerDep, SessionDep
 from blockpost.crypto import Sealer
 from blockpost.db.models import Secret
 from blockpost.services import secrets
 from blockpost.services.principal import Principal
+from blockpost.services.secrets import SecretData
 from blockpost.timefmt import epoch_str
 
 router = APIRouter(tags=["secrets"])
@@ -92,46 +93,38 @@ def _out(secret: Secret, data: secrets.SecretData, *, values: bool) -> dict[str,
     }
 
 
-def _sealer(request: Request) -> Sealer:
-    sealer: Sealer = request.app.state.sealer
-    return sealer
-
-
 class Scoped:
     """The five operations, for global secrets (project None) or one project's."""
 
     @staticmethod
     async def list(
-        request: Request, session: AsyncSession, caller: Principal, project: str | None
+        sealer: Sealer, session: AsyncSession, caller: Principal, project: str | None
     ) -> dict[str, Any]:
         rows = await secrets.list_secrets(session, caller, project)
-        sealer = _sealer(request)
-        items = [_out(row, secrets.reveal(sealer, row), values=False) for row in rows]
+        items = [_out(row, SecretData.unseal(sealer, row.sealed), values=False) for row in rows]
         return {"secrets": items, "next_page_token": ""}
 
     @staticmethod
     async def describe(
-        request: Request, session: AsyncSession, caller: Principal, project: str | None, name: str
+        sealer: Sealer, session: AsyncSession, caller: Principal, project: str | None, name: str
     ) -> dict[str, Any]:
         secret = await secrets.get_secret(session, caller, project, name)
-        return _out(secret, secrets.reveal(_sealer(request), secret), values=True)
+        return _out(secret, SecretData.unseal(sealer, secret.sealed), values=True)
 
     @staticmethod
     async def create(
-        request: Request,
+        sealer: Sealer,
         session: AsyncSession,
         caller: Principal,
         project: str | None,
         body: SecretIn,
     ) -> dict[str, Any]:
-        secret, data = await secrets.create_secret(
-            session, _sealer(request), caller, project, body.sent()
-        )
+        secret, data = await secrets.create_secret(session, sealer, caller, project, body.sent())
         return _out(secret, data, values=True)
 
     @staticmethod
     async def update(
-        request: Request,
+        sealer: Sealer,
         session: AsyncSession,
         caller: Principal,
         project: str | None,
@@ -139,39 +132,39 @@ class Scoped:
         body: SecretIn,
     ) -> dict[str, Any]:
         secret, data = await secrets.update_secret(
-            session, _sealer(request), caller, project, name, body.sent()
+            session, sealer, caller, project, name, body.sent()
         )
         return _out(secret, data, values=True)
 
 
 @router.get(GLOBAL)
-async def list_global(request: Request, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
+async def list_global(sealer: SealerDep, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
     """Global secrets: names, env var names and file paths, never values."""
-    return await Scoped.list(request, session, caller, None)
+    return await Scoped.list(sealer, session, caller, None)
 
 
 @router.post(GLOBAL)
 async def create_global(
-    body: SecretIn, request: Request, session: SessionDep, caller: CallerDep
+    body: SecretIn, sealer: SealerDep, session: SessionDep, caller: CallerDep
 ) -> dict[str, Any]:
     """A global secret, usable by every project (administrators only)."""
-    return await Scoped.create(request, session, caller, None, body)
+    return await Scoped.create(sealer, session, caller, None, body)
 
 
 @router.get(GLOBAL + "/{name}")
 async def describe_global(
-    name: str, request: Request, session: SessionDep, caller: CallerDep
+    name: str, sealer: SealerDep, session: SessionDep, caller: CallerDep
 ) -> dict[str, Any]:
     """With values (administrators only); `name` is the secret's name or id."""
-    return await Scoped.describe(request, session, caller, None, name)
+    return await Scoped.describe(sealer, session, caller, None, name)
 
 
 @router.put(GLOBAL + "/{name}")
 async def update_global(
-    name: str, body: SecretIn, request: Request, session: SessionDep, caller: CallerDep
+    name: str, body: SecretIn, sealer: SealerDep, session: SessionDep, caller: CallerDep
 ) -> dict[str, Any]:
     """Replaces the secret's name, env vars and files (administrators only)."""
-    return await Scoped.update(request, session, caller, None, name, body)
+    return await Scoped.update(sealer, session, caller, None, name, body)
 
 
 @router.delete(GLOBAL + "/{name}")
@@ -182,25 +175,25 @@ async def delete_global(name: str, session: SessionDep, caller: CallerDep) -> di
 
 @router.get(PROJECT)
 async def list_project(
-    project: str, request: Request, session: SessionDep, caller: CallerDep
+    project: str, sealer: SealerDep, session: SessionDep, caller: CallerDep
 ) -> dict[str, Any]:
     """The project's secrets (owner, members, administrators): never values."""
-    return await Scoped.list(request, session, caller, project)
+    return await Scoped.list(sealer, session, caller, project)
 
 
 @router.post(PROJECT)
 async def create_project(
-    project: str, body: SecretIn, request: Request, session: SessionDep, caller: CallerDep
+    project: str, body: SecretIn, sealer: SealerDep, session: SessionDep, caller: CallerDep
 ) -> dict[str, Any]:
     """A secret only this project's pipelines can use; it wins over a global one of its name."""
-    return await Scoped.create(request, session, caller, project, body)
+    return await Scoped.create(sealer, session, caller, project, body)
 
 
 @router.get(PROJECT + "/{name}")
 async def describe_project(
-    project: str, name: str, request: Request, session: SessionDep, caller: CallerDep
+    project: str, name: str, sealer: SealerDep, session: SessionDep, caller: CallerDep
 ) -> dict[str, Any]:
-    return await Scoped.describe(request, session, caller, project, name)
+    return await Scoped.describe(sealer, session, caller, project, name)
 
 
 @router.put(PROJECT + "/{name}")
@@ -208,11 +201,11 @@ async def update_project(
     project: str,
     name: str,
     body: SecretIn,
-    request: Request,
+    sealer: SealerDep,
     session: SessionDep,
     caller: CallerDep,
 ) -> dict[str, Any]:
-    return await Scoped.update(request, session, caller, project, name, body)
+    return await Scoped.update(sealer, session, caller, project, name, body)
 
 
 @router.delete(PROJECT + "/{name}")

@@ -94,9 +94,7 @@ async def _store(
             found,
             ctx.sealer,
             ctx.hosted_agent_type,
-            target=(target.name, SecretData.from_json(ctx.sealer.open(target.sealed)))
-            if target
-            else None,
+            target=(target.name, SecretData.unseal(ctx.sealer, target.sealed)) if target else None,
         )
         planned_blocks = builder.blocks()
         after = builder.after_pipeline()

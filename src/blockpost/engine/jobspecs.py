@@ -168,7 +168,7 @@ class SpecBuilder:
         for part in parts:
             merged.env_vars.extend(part.env_vars)
             merged.files.extend(part.files)
-        return names, self.sealer.seal(merged.as_json())
+        return names, merged.sealed(self.sealer)
 
     def jobs(self, task: model.Task, block_name: str, block_limit: int | None) -> list[PlannedJob]:
         config = self.pipeline.global_job_config

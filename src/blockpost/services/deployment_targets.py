@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 from collections.abc import Sequence
@@ -109,30 +108,19 @@ def _apply(
     if values.object_rules is not None:
         target.object_rules = _objects(values.object_rules)
     if values.env_vars is not None or values.files is not None:
-        current = reveal(sealer, target) if target.sealed else SecretData()
-        env = values.env_vars if values.env_vars is not None else current.env_vars
-        files = (
-            values.files
-            if values.files is not None
-            else [(path, _b64(content)) for path, content in current.files]
-        )
-        data = check_contents(env, files)
-        target.sealed = sealer.seal(data.as_json())
+        given = check_contents(values.env_vars or [], values.files or [])
+        current = SecretData.unseal(sealer, target.sealed)
+        target.sealed = SecretData(
+            given.env_vars if values.env_vars is not None else current.env_vars,
+            given.files if values.files is not None else current.files,
+        ).sealed(sealer)
     target.updated_by = caller.uuid
     target.updated_at = utcnow()
 
 
-def _b64(content: bytes) -> str:
-    return base64.b64encode(content).decode()
-
-
-def reveal(sealer: Sealer, target: DeploymentTarget) -> SecretData:
-    return SecretData.from_json(sealer.open(target.sealed))
-
-
 def fingerprints(sealer: Sealer, target: DeploymentTarget) -> dict[str, list[dict[str, str]]]:
     """What describe shows of the target's secrets: names and paths with an md5 of the value."""
-    data = reveal(sealer, target)
+    data = SecretData.unseal(sealer, target.sealed)
     return {
         "env_vars": [
             {"name": name, "value": hashlib.md5(value.encode()).hexdigest()}
@@ -206,7 +194,7 @@ async def create(
         project_id=project.id,
         subject_rules=DEFAULT_SUBJECTS,
         object_rules=DEFAULT_OBJECTS,
-        sealed=sealer.seal(SecretData().as_json()),
+        sealed=SecretData().sealed(sealer),
         created_by=caller.uuid,
         created_at=now,
     )

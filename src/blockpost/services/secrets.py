@@ -37,6 +37,14 @@ class SecretData:
             ],
         }
 
+    def sealed(self, sealer: Sealer) -> str:
+        return sealer.seal(self.as_json())
+
+    @classmethod
+    def unseal(cls, sealer: Sealer, sealed: str) -> SecretData:
+        """The values a secret or a deployment target keeps sealed at rest."""
+        return cls.from_json(sealer.open(sealed))
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SecretData:
         return cls(
@@ -150,7 +158,7 @@ async def create_secret(
         scope=scope,
         project_id=project.id if project else None,
         description=sent.description or "",
-        sealed=sealer.seal(data.as_json()),
+        sealed=data.sealed(sealer),
     )
     session.add(secret)
     await session.flush()
@@ -175,7 +183,7 @@ async def update_secret(
         if clash:
             raise Conflict(f"a secret named {name!r} already exists")
     secret.name = name
-    secret.sealed = sealer.seal(data.as_json())
+    secret.sealed = data.sealed(sealer)
     if sent.description is not None:
         secret.description = sent.description
     await session.flush()
@@ -188,10 +196,6 @@ async def delete_secret(
     project = await _scope(session, caller, project_ref, write=True)
     await session.delete(await _find(session, project, id_or_name))
     await session.flush()
-
-
-def reveal(sealer: Sealer, secret: Secret) -> SecretData:
-    return SecretData.from_json(sealer.open(secret.sealed))
 
 
 async def resolve(
@@ -213,4 +217,4 @@ async def resolve(
     for name in names:
         if name not in found:
             raise NotFound(f"Secret '{name}' not found")
-    return {name: reveal(sealer, secret) for name, secret in found.items()}
+    return {name: SecretData.unseal(sealer, secret.sealed) for name, secret in found.items()}
