@@ -82,6 +82,9 @@ def iso_seconds(value: datetime | None) -> str | None:
     return None if value is None else _utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+EPOCH_MAX = 253402300799  # 9999-12-31T23:59:59Z, the last second datetime holds
+
+
 def from_epoch_micros(micros: int) -> datetime:
     """The inverse of epoch_micros, exactly (no float on the way)."""
     return EPOCH + timedelta(microseconds=micros)

@@ -13,7 +13,7 @@ from blockpost.db.models import Deployment, DeploymentTarget
 from blockpost.errors import InvalidInput
 from blockpost.services import deployment_targets as targets
 from blockpost.services.deployment_targets import TargetFields
-from blockpost.timefmt import iso_micros
+from blockpost.timefmt import EPOCH_MAX, iso_micros
 
 router = APIRouter(prefix="/api/v1alpha/deployment_targets", tags=["deployment targets"])
 
@@ -210,7 +210,7 @@ async def target_history(
     session: SessionDep,
     caller: CallerDep,
     cursor_type: Literal["FIRST", "AFTER", "BEFORE"] = "FIRST",
-    cursor_value: Annotated[int | None, Query(ge=0, le=253402300799_000000)] = None,
+    cursor_value: Annotated[int | None, Query(ge=0, le=EPOCH_MAX * 1_000_000)] = None,
     git_ref_type: Literal["branch", "tag", "pr"] | None = None,
     git_ref_label: Annotated[str | None, Query(max_length=1024)] = None,
     triggered_by: Annotated[str | None, Query(max_length=255)] = None,

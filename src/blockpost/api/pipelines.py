@@ -18,10 +18,9 @@ from blockpost.engine import runs
 from blockpost.errors import InvalidInput
 from blockpost.services import projects, workflows
 from blockpost.services.workflows import PipelineFilter
-from blockpost.timefmt import custom, from_epoch, seconds_nanos
+from blockpost.timefmt import EPOCH_MAX, custom, from_epoch, seconds_nanos
 
 router = APIRouter(prefix="/api/v1alpha/pipelines", tags=["pipelines"])
-EPOCH_MAX = 253402300799  # 9999-12-31
 
 
 def _enum(value: str | None, case: Callable[[str], str]) -> str | None:

@@ -110,11 +110,9 @@ async def discard_pending(session: AsyncSession, block_id: str) -> None:
     await session.execute(delete(Job).where(Job.block_id == block_id, Job.state == "pending"))
 
 
-async def enqueue(
-    session: AsyncSession, wakeups: Wakeups, spec: JobSpec, *, pipeline_id: str | None = None
-) -> Job:
+async def enqueue(session: AsyncSession, wakeups: Wakeups, spec: JobSpec) -> Job:
     now = utcnow()
-    job = _job(spec, pipeline_id=pipeline_id, state="queued", created_at=now, queued_at=now)
+    job = _job(spec, state="queued", created_at=now, queued_at=now)
     session.add(job)
     await session.flush()
     await notify(session, JOBS_CHANNEL, spec.agent_type)

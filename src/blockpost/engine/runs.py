@@ -105,21 +105,15 @@ async def reschedule(
     request_token: str,
 ) -> tuple[Workflow, Pipeline]:
     """A new workflow for the same commit; the same request token gives the same one back."""
-
-    async def earlier() -> tuple[Workflow, Pipeline] | None:
-        done = await session.scalar(
-            select(Workflow).where(
-                Workflow.rerun_of == original.id, Workflow.request_token == request_token
-            )
+    done = await session.scalar(
+        select(Workflow).where(
+            Workflow.rerun_of == original.id, Workflow.request_token == request_token
         )
-        if done is None:
-            return None
+    )
+    if done is not None:
         pipeline = await session.get(Pipeline, done.initial_ppl_id)
-        assert pipeline is not None
+        assert pipeline is not None  # a workflow is created with its first pipeline
         return done, pipeline
-
-    if (found := await earlier()) is not None:
-        return found
     run = RunRequest(
         original.reference,
         original.commit_sha,

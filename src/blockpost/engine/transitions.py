@@ -39,7 +39,8 @@ async def finish_pipeline(
     reason: str,
     error: str = "",
 ) -> None:
-    """Marks the pipeline done and starts its after_pipeline jobs, if it has any."""
+    """Marks the pipeline done, starts the promotions whose auto_promote holds, and its
+    after_pipeline jobs, if it has any."""
     now = utcnow()
     pipeline.state = "done"
     pipeline.result = result

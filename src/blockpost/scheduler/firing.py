@@ -41,6 +41,18 @@ async def start(
     return workflow
 
 
+def tick_trigger(schedule: Schedule, tick: datetime) -> ScheduleTrigger:
+    """The trigger of one cron tick, before its outcome is known."""
+    return ScheduleTrigger(
+        schedule_id=schedule.id,
+        project_id=schedule.project_id,
+        tick=tick,
+        branch=schedule.branch,
+        pipeline_file=schedule.pipeline_file,
+        triggered_at=utcnow(),
+    )
+
+
 async def fire(
     session: AsyncSession, ctx: EngineContext, schedule: Schedule, tick: datetime
 ) -> ScheduleTrigger:
@@ -52,14 +64,7 @@ async def fire(
     Nothing is written before the repository is fetched: on SQLite the first write takes
     the database's only write lock, and a fetch may take seconds. No savepoint either: on
     SQLite a read inside one pins a snapshot that a later write cannot upgrade."""
-    trigger = ScheduleTrigger(
-        schedule_id=schedule.id,
-        project_id=schedule.project_id,
-        tick=tick,
-        branch=schedule.branch,
-        pipeline_file=schedule.pipeline_file,
-        triggered_at=utcnow(),
-    )
+    trigger = tick_trigger(schedule, tick)
     requester = await session.scalar(select(User).where(User.uuid == schedule.requester_id))
     try:
         if requester is None:

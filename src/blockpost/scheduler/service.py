@@ -16,12 +16,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from blockpost.background import LoopService
-from blockpost.db.models import Schedule, ScheduleTrigger
+from blockpost.db.models import Schedule
 from blockpost.dispatch.wakeup import wait_any
 from blockpost.engine.context import EngineContext
 from blockpost.metrics import Metrics
 from blockpost.scheduler.definition import next_tick
-from blockpost.scheduler.firing import fire
+from blockpost.scheduler.firing import fire, tick_trigger
 from blockpost.timefmt import utcnow
 
 log = logging.getLogger(__name__)
@@ -107,15 +107,8 @@ class Scheduler(LoopService):
             schedule = await session.get(Schedule, schedule_id)
             if schedule is None or schedule.next_run_at is None or schedule.next_run_at > now:
                 return
-            session.add(
-                ScheduleTrigger(
-                    schedule_id=schedule.id,
-                    project_id=schedule.project_id,
-                    tick=schedule.next_run_at,
-                    branch=schedule.branch,
-                    pipeline_file=schedule.pipeline_file,
-                    scheduling_status="failed",
-                    error_description=f"internal error ({type(exc).__name__}); see the server log",
-                )
-            )
+            trigger = tick_trigger(schedule, schedule.next_run_at)
+            trigger.scheduling_status = "failed"
+            trigger.error_description = f"internal error ({type(exc).__name__}); see the server log"
+            session.add(trigger)
             schedule.next_run_at = next_tick(schedule.at, now)
