@@ -3,7 +3,6 @@ speak the real protocol (without running a shell), and the results table."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -24,18 +23,9 @@ from tests.support.gitrepo import GitRepo  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-AGENT_API = "/api/v1/self_hosted_agents"
 
 
-def arguments(description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--quick", action="store_true", help="small sizes, for CI")
-    parser.add_argument(
-        "--db",
-        default="sqlite",
-        help="sqlite, or a postgresql+asyncpg:// URL (a fresh database is made on that server)",
-    )
-    return parser
+Row = tuple[str, str, float, str]  # measure, goal, result, unit
 
 
 @dataclass
@@ -44,6 +34,10 @@ class Bench:
     api: httpx.Client
     project_id: str
     registration_token: str
+
+    @property
+    def api_token(self) -> str:
+        return str(self.api.headers["Authorization"]).removeprefix("Token ")
 
 
 @contextmanager
@@ -64,6 +58,17 @@ def running_server(db: str, env: dict[str, str] | None = None) -> Iterator[Bench
         yield Bench(
             server, api, project["metadata"]["id"], agent_type["status"]["registration_token"]
         )
+
+
+@contextmanager
+def second_replica(bench: Bench) -> Iterator[ServerProcess]:
+    """Another server process on the same database and data directory (PostgreSQL only)."""
+    first = bench.server
+    other = ServerProcess(first.database_url, first.data_dir, extra_env=first.extra_env).start()
+    try:
+        yield other
+    finally:
+        other.stop()
 
 
 ECHO_PIPELINE = """\
@@ -97,58 +102,13 @@ def echo_pipeline(db: str) -> Iterator[tuple[Bench, dict[str, str]]]:
             yield bench, {"project_id": project, "reference": "refs/heads/master"}
 
 
-def job_body(project_id: str, name: str = "bench") -> dict[str, Any]:
-    return {
-        "metadata": {"name": name},
-        "spec": {
-            "project_id": project_id,
-            "agent": {"machine": {"type": "s1-bench"}},
-            "commands": ["true"],
-        },
-    }
-
-
-class FakeAgent:
-    """Registers and syncs like a real agent; reports jobs done without running them."""
-
-    def __init__(self, client: httpx.AsyncClient, registration_token: str, name: str) -> None:
-        self.client = client
-        self.registration_token = registration_token
-        self.name = name
-        self.token = ""
-
-    async def register(self) -> None:
-        response = await self.client.post(
-            f"{AGENT_API}/register",
-            json={"name": self.name},
-            headers={"Authorization": f"Token {self.registration_token}"},
-        )
-        response.raise_for_status()
-        self.token = response.json()["token"]
-
-    async def sync(self, state: str, job_id: str = "", result: str = "") -> dict[str, Any]:
-        response = await self.client.post(
-            f"{AGENT_API}/sync",
-            json={"state": state, "job_id": job_id, "job_result": result},
-            headers={"Authorization": f"Token {self.token}"},
-        )
-        response.raise_for_status()
-        answer: dict[str, Any] = response.json()
-        return answer
-
-    async def disconnect(self) -> None:
-        await self.client.post(
-            f"{AGENT_API}/disconnect", headers={"Authorization": f"Token {self.token}"}
-        )
-
-
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def report(name: str, rows: list[tuple[str, str, float, str]], extra: dict[str, Any]) -> None:
-    """Prints `measure | goal | result` and writes bench/results/<name>.json."""
+def report(name: str, rows: list[Row], extra: dict[str, Any]) -> list[Row]:
+    """Prints `measure | goal | result`, writes bench/results/<name>.json, returns the rows."""
     print(f"{'measure':<44} {'goal':>12} {'result':>12}")
     for measure, goal, value, unit in rows:
         print(f"{measure:<44} {goal:>12} {value:>9.1f} {unit}")
@@ -162,6 +122,7 @@ def report(name: str, rows: list[tuple[str, str, float, str]], extra: dict[str, 
             indent=2,
         )
     )
+    return rows
 
 
 def median(values: list[float]) -> float:

@@ -1,19 +1,18 @@
 """Benchmark: pipeline describe throughput — GET /api/v1alpha/pipelines/{id} requests per
 second, against a trivial FastAPI endpoint served by uvicorn in the same run. Goal
 (issue 6): describe / trivial >= 0.5.
-
-Usage: python bench/describe.py [--quick] [--db sqlite|postgresql+asyncpg://...]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import subprocess
 import sys
 import time
 
 import httpx
-from common import arguments, echo_pipeline, report
+from common import Row, echo_pipeline, report
 from tests.support.server import free_port
 
 CONCURRENCY = 8
@@ -75,9 +74,8 @@ def trivial_rps(seconds: float) -> float:
         process.wait()
 
 
-def main() -> None:
-    args = arguments(__doc__).parse_args()
-    seconds = 2.0 if args.quick else 10.0
+def run(args: argparse.Namespace) -> list[Row]:
+    seconds = args.seconds or (2.0 if args.quick else 10.0)
     with echo_pipeline(args.db) as (bench, body):
         api = bench.api
         run = api.post("/api/v1alpha/plumber-workflows", json=body).json()
@@ -88,7 +86,7 @@ def main() -> None:
         describe = asyncio.run(throughput(url, headers, seconds))
         detailed = asyncio.run(throughput(url + "?detailed=true", headers, seconds))
     trivial = trivial_rps(seconds)  # once the server is gone: nothing else on the CPU
-    report(
+    return report(
         "describe",
         [
             ("describe pipeline / trivial endpoint", ">= 0.5", describe / trivial, "x"),
@@ -98,7 +96,3 @@ def main() -> None:
         ],
         {"db": args.db, "seconds": seconds, "concurrency": CONCURRENCY},
     )
-
-
-if __name__ == "__main__":
-    main()

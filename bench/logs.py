@@ -1,17 +1,17 @@
 """Benchmark: job log ingestion rate, and the lag of a live tail.
 Goals (issue 5): ingestion >= 50 MB/s into the store; live tail lag <= 100 ms.
-
-Usage: python bench/logs.py [--quick] [--db ...]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import time
 
 import httpx
-from common import FakeAgent, arguments, job_body, median, percentile, report, running_server
+from common import Row, median, percentile, report, running_server
+from fake_agents import FakeAgent, job_body
 
 LINES_PER_PUSH = 2000
 OUTPUT_BYTES = 1000
@@ -25,28 +25,21 @@ def batch(count: int) -> str:
     )
 
 
-async def running_job(
-    bench, client: httpx.AsyncClient, name: str
-) -> tuple[FakeAgent, str, str, str]:
-    agent = FakeAgent(client, bench.registration_token, name)
+async def running_job(bench, client: httpx.AsyncClient, name: str) -> tuple[str, str, str]:
+    agent = FakeAgent(bench.server.url, bench.registration_token, name)
     await agent.register()
-    api_headers = dict(bench.api.headers)
     created = await client.post(
-        "/api/v1alpha/jobs", json=job_body(bench.project_id, name), headers=api_headers
+        "/api/v1alpha/jobs", json=job_body(bench.project_id, name), headers=dict(bench.api.headers)
     )
     created.raise_for_status()
     answer = await agent.sync("waiting-for-jobs")
-    job = await client.get(
-        f"/api/v1/self_hosted_agents/jobs/{answer['job_id']}",
-        headers={"Authorization": f"Token {agent.token}"},
-    )
-    logger = job.json()["logger"]
-    return agent, answer["job_id"], logger["url"], logger["token"]
+    logger = (await agent.job(answer["job_id"]))["logger"]
+    return answer["job_id"], logger["url"], logger["token"]
 
 
 async def ingestion(bench, pushes: int) -> float:
     async with httpx.AsyncClient(base_url=bench.server.url, timeout=60) as client:
-        _, _, url, token = await running_job(bench, client, "ingest")
+        _, url, token = await running_job(bench, client, "ingest")
         body = batch(LINES_PER_PUSH)
         started = time.perf_counter()
         for n in range(pushes):
@@ -64,7 +57,7 @@ async def ingestion(bench, pushes: int) -> float:
 async def tail_lag(bench, samples: int) -> list[float]:
     lags = []
     async with httpx.AsyncClient(base_url=bench.server.url, timeout=60) as client:
-        _, job_id, url, token = await running_job(bench, client, "tail")
+        job_id, url, token = await running_job(bench, client, "tail")
         api_headers = dict(bench.api.headers)
         for n in range(samples):
             reader = asyncio.create_task(
@@ -89,9 +82,9 @@ async def tail_lag(bench, samples: int) -> list[float]:
     return lags
 
 
-def main() -> None:
-    args = arguments(__doc__).parse_args()
-    pushes, samples = (5, 20) if args.quick else (50, 100)
+def run(args: argparse.Namespace) -> list[Row]:
+    pushes = args.samples or (5 if args.quick else 50)
+    samples = 20 if args.quick else 100
     env = {
         "BLOCKPOST_LOG_MAX_BYTES": str(4 * 1024**3),
         "BLOCKPOST_MAX_BODY_BYTES": str(8 * 1024**2),
@@ -99,7 +92,7 @@ def main() -> None:
     with running_server(args.db, env) as bench:
         rate = asyncio.run(ingestion(bench, pushes))
         lags = asyncio.run(tail_lag(bench, samples))
-    report(
+    return report(
         "logs",
         [
             (f"ingestion, {LINES_PER_PUSH}-line pushes of 1 kB events", ">= 50", rate, "MB/s"),
@@ -108,7 +101,3 @@ def main() -> None:
         ],
         {"db": args.db, "pushes": pushes, "ingestion_mb_per_s": rate, "tail_lag_ms": lags},
     )
-
-
-if __name__ == "__main__":
-    main()

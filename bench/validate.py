@@ -1,19 +1,16 @@
-"""Benchmark: pipeline YAML validation speed (issue goals: 300x50 file < 100 ms; > 2,000 files/s).
-
-Usage: python bench/validate.py [--quick]   (prints a table, writes bench/results/validate.json)
+"""Benchmark: pipeline YAML validation speed.
+Goals (issue 4): a 300-block x 50-job file in < 100 ms; > 2,000 typical files/s on one core.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
-from pathlib import Path
+
+from common import Row, report
 
 from blockpost.pipeline_yaml import validate_pipeline
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def big_file(blocks: int = 300, jobs: int = 50) -> str:
@@ -112,12 +109,8 @@ def timed(text: str) -> float:
     return elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions (CI smoke run)")
-    args = parser.parse_args()
+def run(args: argparse.Namespace) -> list[Row]:
     repeats, files = (3, 200) if args.quick else (15, 1000)
-
     big = big_file()
     big_ms = sorted(timed(big) * 1000 for _ in range(repeats))
     typical = [TYPICAL.format(n=n) for n in range(files)]
@@ -126,31 +119,14 @@ def main() -> None:
     for text in typical:
         timed(text)
     rate = files / (time.perf_counter() - start)
-
     # Shared 2-core VMs vary by tens of percent between runs: show best and median.
-    rows = [
-        ("300x50 file, best ms", "< 100", big_ms[0]),
-        ("300x50 file, median ms", "< 100", statistics.median(big_ms)),
-        ("typical files/s, one core", "> 2000", rate),
-        ("typical files/s, best-case", "> 2000", 1 / per_file[0]),
-    ]
-    print(f"{'measure':<30} {'goal':>8} {'result':>10}")
-    for name, goal, value in rows:
-        print(f"{name:<30} {goal:>8} {value:>10.1f}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "validate.json").write_text(
-        json.dumps(
-            {
-                "big_file_bytes": len(big),
-                "big_file_ms": big_ms,
-                "typical_files": files,
-                "typical_files_per_second": rate,
-                "rows": [{"measure": n, "goal": g, "result": v} for n, g, v in rows],
-            },
-            indent=2,
-        )
+    return report(
+        "validate",
+        [
+            ("300x50 file, best", "< 100", big_ms[0], "ms"),
+            ("300x50 file, median", "< 100", statistics.median(big_ms), "ms"),
+            ("typical files/s, one core", "> 2000", rate, "/s"),
+            ("typical files/s, best-case", "> 2000", 1 / per_file[0], "/s"),
+        ],
+        {"big_file_bytes": len(big), "big_file_ms": big_ms, "typical_files": files},
     )
-
-
-if __name__ == "__main__":
-    main()

@@ -1,22 +1,20 @@
 """Benchmark: workflow latency — a one-block, one-job `echo` pipeline is POSTed; how long
 until its pipeline is `done`, run by the embedded agent? Goal (issue 6): median <= 250 ms,
 p95 <= 500 ms.
-
-Usage: python bench/workflow_latency.py [--quick] [--db sqlite|postgresql+asyncpg://...]
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 
-from common import arguments, echo_pipeline, median, percentile, report
+from common import Row, echo_pipeline, median, percentile, report
 
 POLL_SECONDS = 0.005
 
 
-def main() -> None:
-    args = arguments(__doc__).parse_args()
-    samples = 10 if args.quick else 100
+def run(args: argparse.Namespace) -> list[Row]:
+    samples = args.samples or (10 if args.quick else 100)
     latencies, posts = [], []
     with echo_pipeline(args.db) as (bench, body):
         api = bench.api
@@ -36,7 +34,7 @@ def main() -> None:
             if n:  # the first run also clones the repository and warms the agent
                 latencies.append((done - start) * 1000)
                 posts.append((posted - start) * 1000)
-    report(
+    return report(
         "workflow_latency",
         [
             ("POST workflow -> pipeline done, median", "<= 250", median(latencies), "ms"),
@@ -45,7 +43,3 @@ def main() -> None:
         ],
         {"db": args.db, "samples": samples, "latency_ms": latencies, "post_ms": posts},
     )
-
-
-if __name__ == "__main__":
-    main()
