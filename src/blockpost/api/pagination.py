@@ -20,14 +20,14 @@ class Page:
     def offset(self) -> int:
         return (self.page - 1) * self.page_size
 
-    def link_header(self, request: Request, response: Response, total: int) -> None:
+    def link_header(self, request: Request, response: Response, has_next: bool) -> None:
         """Writes `link: <…>; rel="first", <…>; rel="next", <…>; rel="prev"` from the URL."""
 
         def url(page: int) -> str:
             return str(request.url.include_query_params(page=page, page_size=self.page_size))
 
         links = [f'<{url(1)}>; rel="first"']
-        if self.offset + self.page_size < total:
+        if has_next:
             links.append(f'<{url(self.page + 1)}>; rel="next"')
         if self.page > 1:
             links.append(f'<{url(self.page - 1)}>; rel="prev"')

@@ -55,8 +55,8 @@ async def current_user(session: SessionDep, caller: CallerDep) -> UserOut:
 async def list_users(
     request: Request, response: Response, session: SessionDep, caller: CallerDep, page: PageDep
 ) -> list[UserOut]:
-    rows, total = await users.list_users(session, caller, page.offset, page.page_size)
-    page.link_header(request, response, total)
+    rows, has_next = await users.list_users(session, caller, page.offset, page.page_size)
+    page.link_header(request, response, has_next)
     return [UserOut.of(user) for user in rows]
 
 

@@ -101,10 +101,10 @@ async def list_workflows(
     branch_name: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> list[WorkflowOut]:
     """Newest first, 30 to a page with a `link` header."""
-    rows, total = await workflows.list_workflows(
+    rows, has_next = await workflows.list_workflows(
         session, caller, project_id, branch_name, page.offset, page.page_size
     )
-    page.link_header(request, response, total)
+    page.link_header(request, response, has_next)
     return [WorkflowOut.of(row) for row in rows]
 
 

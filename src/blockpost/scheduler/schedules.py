@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.models import Project, Schedule, ScheduleTrigger, Workflow
+from blockpost.db.paging import fetch_page
 from blockpost.engine.context import EngineContext
 from blockpost.errors import InvalidInput, NotFound
 from blockpost.git import parse_reference, sync_ref
@@ -123,14 +124,10 @@ async def upsert(
 
 async def list_schedules(
     session: AsyncSession, caller: Principal, project_ref: str, offset: int, limit: int
-) -> tuple[Sequence[Schedule], int]:
+) -> tuple[list[Schedule], bool]:
     project = await projects.get_project(session, caller, project_ref)
-    where = Schedule.project_id == project.id
-    total = await session.scalar(select(func.count()).select_from(Schedule).where(where))
-    rows = await session.scalars(
-        select(Schedule).where(where).order_by(Schedule.name).offset(offset).limit(limit)
-    )
-    return rows.all(), total or 0
+    query = select(Schedule).where(Schedule.project_id == project.id).order_by(Schedule.name)
+    return await fetch_page(session, query, offset, limit)
 
 
 async def recent_triggers(session: AsyncSession, schedule: Schedule) -> Sequence[ScheduleTrigger]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, TypeVar
 
@@ -12,6 +11,7 @@ from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.models import Project, ProjectMember, User
+from blockpost.db.paging import fetch_page
 from blockpost.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from blockpost.services.principal import Principal
 
@@ -106,13 +106,10 @@ def visible_to(caller: Principal) -> ColumnElement[bool]:
 
 async def list_projects(
     session: AsyncSession, caller: Principal, offset: int, limit: int
-) -> tuple[Sequence[Project], int]:
+) -> tuple[list[Project], bool]:
     where = visible_to(caller)
-    total = await session.scalar(select(func.count()).select_from(Project).where(where)) or 0
-    rows = await session.scalars(
-        select(Project).where(where).order_by(Project.name).offset(offset).limit(limit)
-    )
-    return rows.all(), total
+    query = select(Project).where(where).order_by(Project.name)
+    return await fetch_page(session, query, offset, limit)
 
 
 class InProject(Protocol):

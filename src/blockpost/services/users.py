@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.models import User
+from blockpost.db.paging import fetch_page
 from blockpost.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from blockpost.security import hash_password, new_password
 from blockpost.services.principal import Principal
@@ -78,11 +78,9 @@ async def find_user(session: AsyncSession, login: str) -> User | None:
 
 async def list_users(
     session: AsyncSession, caller: Principal, offset: int, limit: int
-) -> tuple[Sequence[User], int]:
+) -> tuple[list[User], bool]:
     require_admin(caller)
-    total = await session.scalar(select(func.count()).select_from(User)) or 0
-    rows = await session.scalars(select(User).order_by(User.id).offset(offset).limit(limit))
-    return rows.all(), total
+    return await fetch_page(session, select(User).order_by(User.id), offset, limit)
 
 
 async def set_password(session: AsyncSession, user: User, password: str) -> None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.models import Block, Job, Pipeline, Project, Workflow
+from blockpost.db.paging import fetch_page
 from blockpost.errors import InvalidInput, NotFound
 from blockpost.services import projects
 from blockpost.services.principal import Principal
@@ -41,14 +40,6 @@ async def describe_pipeline(
     return row[0], row[1]
 
 
-async def _page(
-    session: AsyncSession, query: Select[Any], offset: int, limit: int
-) -> tuple[Sequence[Any], int]:
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(query.offset(offset).limit(limit))
-    return rows.all(), total or 0
-
-
 async def list_workflows(
     session: AsyncSession,
     caller: Principal,
@@ -56,13 +47,13 @@ async def list_workflows(
     branch_name: str | None,
     offset: int,
     limit: int,
-) -> tuple[Sequence[Workflow], int]:
+) -> tuple[list[Workflow], bool]:
     project = await projects.get_project(session, caller, project_ref)
     query = select(Workflow).where(Workflow.project_id == project.id)
     if branch_name:
         query = query.where(Workflow.branch_name == branch_name)
     query = query.order_by(Workflow.created_at.desc(), Workflow.number.desc())
-    return await _page(session, query, offset, limit)
+    return await fetch_page(session, query, offset, limit)
 
 
 @dataclass(frozen=True)
@@ -79,7 +70,7 @@ class PipelineFilter:
 
 async def list_pipelines(
     session: AsyncSession, caller: Principal, where: PipelineFilter, offset: int, limit: int
-) -> tuple[list[tuple[Pipeline, Workflow]], int]:
+) -> tuple[list[tuple[Pipeline, Workflow]], bool]:
     """Each pipeline with its workflow, newest first."""
     if not where.project_id and not where.wf_id:
         raise InvalidInput("project_id", "is required unless wf_id is given")
@@ -104,9 +95,7 @@ async def list_pipelines(
         if before is not None:
             query = query.where(column < before)
     query = query.order_by(Pipeline.created_at.desc(), Pipeline.id)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.execute(query.offset(offset).limit(limit))
-    return [(pipeline, workflow) for pipeline, workflow in rows], total or 0
+    return await fetch_page(session, query, offset, limit, entities=False)
 
 
 async def blocks_of(session: AsyncSession, pipeline_id: str) -> list[tuple[Block, list[Job]]]:
