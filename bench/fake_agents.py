@@ -38,16 +38,23 @@ class Connection:
     async def request(
         self, method: str, path: str, token: str, body: dict[str, Any] | None = None
     ) -> tuple[int, Any]:
-        if self.writer is None or self.reader is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         payload = json.dumps(body).encode() if body is not None else b""
-        self.writer.write(
+        message = (
             f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             f"Authorization: Token {token}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(payload)}\r\n\r\n".encode()
             + payload
         )
-        status = int((await self.reader.readline()).split()[1])
+        reused = self.writer is not None
+        status_line = await self._send(message)
+        if not status_line and reused:
+            # The server closed the idle keep-alive connection: send again on a new one.
+            self.close()
+            status_line = await self._send(message)
+        if not status_line:
+            raise ConnectionError(f"{method} {path}: the server closed the connection")
+        assert self.reader is not None
+        status = int(status_line.split()[1])
         length, close = 0, False
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.decode("latin-1").partition(":")
@@ -59,6 +66,15 @@ class Connection:
         if close:
             self.close()
         return status, json.loads(raw) if raw else None
+
+    async def _send(self, message: bytes) -> bytes:
+        if self.writer is None or self.reader is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(message)
+        try:
+            return await self.reader.readline()
+        except ConnectionResetError:
+            return b""
 
     def close(self) -> None:
         if self.writer is not None:

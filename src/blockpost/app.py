@@ -85,6 +85,8 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # /metrics is ours; FastAPI's OpenTelemetry hooks cost ~3% of a sync when unused.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.db = db

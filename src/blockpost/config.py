@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     git_timeout_seconds: float = Field(
         default=120, gt=0, le=3600, description="Longest a git fetch of a project may take."
     )
+    access_log: bool = Field(
+        default=False,
+        description="Log every HTTP request (agents' syncs included) at INFO.",
+    )
     engine_tick_seconds: float = Field(
         default=1.0,
         gt=0,

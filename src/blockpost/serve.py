@@ -154,6 +154,7 @@ def serve(settings: Settings) -> None:
         port=settings.port,
         log_level="info",
         proxy_headers=False,
+        access_log=settings.access_log,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
     try:

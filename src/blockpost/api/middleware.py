@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -64,7 +63,8 @@ def _credentials(headers: Headers) -> tuple[str, str]:
     )
 
 
-AGENT_CACHE_SECONDS = 30.0
+# Longer than the 20 s hold, so an idle agent's token is looked up once in five minutes.
+AGENT_CACHE_SECONDS = 300.0
 AGENT_CACHE_SIZE = 10_000
 TOKEN_CACHE_SECONDS = 5.0
 
@@ -139,6 +139,9 @@ class AuthMiddleware:
         kind, secret = _credentials(headers)
         if kind != "token":
             raise NotAuthenticated("the agent API takes 'Authorization: Token <token>'")
+        if not path.startswith(LOG_PUSH) and path != REGISTER_PATH:
+            state["agent_id"] = await self._agent_id(secret)
+            return
         async with self.db.session() as session:
             if path.startswith(LOG_PUSH):
                 job_id = path.removeprefix(LOG_PUSH).strip("/")
@@ -150,16 +153,15 @@ class AuthMiddleware:
                 if agent_type is None:
                     raise NotFound("no agent type has this registration token")
                 state["agent_type_id"] = agent_type.id
-            else:
-                state["agent_id"] = await self._agent_id(session, secret)
 
-    async def _agent_id(self, session: AsyncSession, secret: str) -> int:
+    async def _agent_id(self, secret: str) -> int:
         key = token_hash(secret)
         cached = self._agents.get(key)
         now = time.monotonic()
         if cached is not None and cached[1] > now:
-            return cached[0]
-        agent = await registry.agent_for_token(session, secret)
+            return cached[0]  # no session at all: most requests of an idle fleet stop here
+        async with self.db.session() as session:
+            agent = await registry.agent_for_token(session, secret)
         if agent is None:
             self._agents.pop(key, None)
             raise NotFound("agent not found (removed as lost or disconnected); register again")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -93,16 +94,15 @@ def held(spec: JobSpec, *, job_id: str, pipeline_id: str, block_id: str | None, 
 async def release(session: AsyncSession, wakeups: Wakeups, jobs: Sequence[Job]) -> None:
     """Queues held jobs whose turn has come, and wakes agents of their types."""
     now = utcnow()
-    types = set()
+    queued: Counter[str] = Counter()
     for job in jobs:
         if job.state == "pending":
             job.state = "queued"
             job.queued_at = now
-            types.add(job.agent_type)
+            queued[job.agent_type] += 1
     await session.flush()
-    for agent_type in types:
-        await notify(session, JOBS_CHANNEL, agent_type)
-        after_commit(session, lambda name=agent_type: wakeups.job_queued(name))
+    for agent_type, count in queued.items():
+        await _announce(session, wakeups, agent_type, count)
 
 
 async def discard_pending(session: AsyncSession, block_id: str) -> None:
@@ -115,9 +115,15 @@ async def enqueue(session: AsyncSession, wakeups: Wakeups, spec: JobSpec) -> Job
     job = _job(spec, state="queued", created_at=now, queued_at=now)
     session.add(job)
     await session.flush()
-    await notify(session, JOBS_CHANNEL, spec.agent_type)
-    after_commit(session, lambda: wakeups.job_queued(spec.agent_type))
+    await _announce(session, wakeups, spec.agent_type, 1)
     return job
+
+
+async def _announce(session: AsyncSession, wakeups: Wakeups, agent_type: str, count: int) -> None:
+    """Once committed, `count` waiting agents of the type look, here and on other replicas.
+    (The count is in the payload: PostgreSQL folds equal notifications of a transaction.)"""
+    await notify(session, JOBS_CHANNEL, f"{agent_type} {count}")
+    after_commit(session, lambda: wakeups.job_queued(agent_type, count))
 
 
 @dataclass(frozen=True)
@@ -145,21 +151,23 @@ async def claim(session: AsyncSession, agent: Agent) -> Claimed | None:
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
-    row = (
-        await session.execute(
-            update(jobs)
-            .where(jobs.c.id == candidate, jobs.c.state == "queued")
-            .values(
-                state="running",
-                agent_id=agent.id,
-                agent_name=agent.name,
-                agent_ip=agent.ip_address,
-                started_at=now,
-                updated_at=now,
+    # No autoflush: the agent's pending sync record goes out with its job_id, in one UPDATE.
+    with session.no_autoflush:
+        row = (
+            await session.execute(
+                update(jobs)
+                .where(jobs.c.id == candidate, jobs.c.state == "queued")
+                .values(
+                    state="running",
+                    agent_id=agent.id,
+                    agent_name=agent.name,
+                    agent_ip=agent.ip_address,
+                    started_at=now,
+                    updated_at=now,
+                )
+                .returning(jobs.c.id, jobs.c.queued_at)
             )
-            .returning(jobs.c.id, jobs.c.queued_at)
-        )
-    ).first()
+        ).first()
     if row is None:
         return None
     agent.job_id = row.id

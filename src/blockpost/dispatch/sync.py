@@ -7,6 +7,7 @@ agent in milliseconds instead of at its next poll.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from blockpost.db.engine import Database
 from blockpost.db.models import Agent, Job
 from blockpost.dispatch import queue
-from blockpost.dispatch.wakeup import Wakeups, wait_any
+from blockpost.dispatch.wakeup import Baton, Wakeups, wait_any
 from blockpost.errors import InvalidInput, NotFound
 from blockpost.timefmt import from_epoch, utcnow
 
@@ -83,7 +84,9 @@ def _interrupt_expired(agent: Agent) -> bool:
     return utcnow() - agent.interrupted_at >= grace
 
 
-async def _waiting(session: AsyncSession, wakeups: Wakeups, agent: Agent) -> SyncAnswer | None:
+async def _waiting(
+    session: AsyncSession, wakeups: Wakeups, baton: Baton, agent: Agent
+) -> SyncAnswer | None:
     if agent.disabled_at is not None:
         return SyncAnswer("shutdown", shutdown_reason="requested")
     if agent.interrupted_at is not None:
@@ -96,8 +99,12 @@ async def _waiting(session: AsyncSession, wakeups: Wakeups, agent: Agent) -> Syn
                 session, wakeups, job, "failed", "the agent stopped reporting this job"
             )
         await queue.release_agent(session, agent)
-    claimed = await queue.claim(session, agent)
-    if claimed is not None:
+    # An idle fleet's syncs mostly find nothing: skip the claim while that is known.
+    generation = baton.generation
+    claimed = None if baton.queue_empty() else await queue.claim(session, agent)
+    if claimed is None:
+        baton.found_empty(generation)
+    else:
         return SyncAnswer(
             "run-job",
             job_id=claimed.job_id,
@@ -155,33 +162,44 @@ async def sync(
         hold = min(hold, RUNNING_HOLD)
     deadline = utcnow() + timedelta(seconds=hold)
     first = True
-    while True:
-        async with db.session() as session:
-            agent = await _load(session, agent_id)
-            if first:
-                _record(agent, request)
-                first = False
-            # Tickets are taken before looking, so a wake-up between look and wait counts.
-            tickets = [wakeups.for_agent(agent.id).ticket()]
-            if request.state == "waiting-for-jobs":
-                tickets.append(wakeups.for_type(agent.agent_type.name).ticket())
-                answer = await _waiting(session, wakeups, agent)
-            elif request.state == "running-job":
-                answer = await _running(session, agent, request.job_id)
-            elif request.state == "finished-job":
-                answer = await _finished(session, wakeups, agent, request)
-            else:
-                answer = SyncAnswer("continue", next_sync_after=1000)
-        if answer is not None:
-            return answer
-        remaining = (deadline - utcnow()).total_seconds()
-        if wakeups.closing.is_set():
-            # this server is stopping: the agent comes back (to it or to another replica)
-            return SyncAnswer("continue", next_sync_after=1000)
-        if remaining <= 0 or not await wait_any([*tickets, wakeups.closing], remaining):
-            # No last look: the agent is back within next_sync_after, and that sync looks.
-            interval = RECONNECT_MS if request.state == "waiting-for-jobs" else _busy_interval()
-            return SyncAnswer("continue", next_sync_after=min(interval, 2000))
+    baton: Baton | None = None
+    turn: asyncio.Event | None = None  # this sync's place among the type's waiting agents
+    try:
+        while True:
+            async with db.session() as session:
+                agent = await _load(session, agent_id)
+                if first:
+                    _record(agent, request)
+                    first = False
+                # Tickets are taken before looking, so a wake-up between look and wait counts.
+                tickets = [wakeups.for_agent(agent.id).ticket()]
+                if request.state == "waiting-for-jobs":
+                    baton = wakeups.for_type(agent.agent_type.name)
+                    turn = baton.join()
+                    tickets.append(turn)
+                    answer = await _waiting(session, wakeups, baton, agent)
+                elif request.state == "running-job":
+                    answer = await _running(session, agent, request.job_id)
+                elif request.state == "finished-job":
+                    answer = await _finished(session, wakeups, agent, request)
+                else:
+                    answer = SyncAnswer("continue", next_sync_after=1000)
+            if answer is not None:
+                return answer
+            remaining = (deadline - utcnow()).total_seconds()
+            if wakeups.closing.is_set():
+                # this server is stopping: the agent comes back (to it or to another replica)
+                return SyncAnswer("continue", next_sync_after=1000)
+            if remaining <= 0 or not await wait_any([*tickets, wakeups.closing], remaining):
+                # No last look: the agent is back within next_sync_after, and that sync looks.
+                interval = RECONNECT_MS if request.state == "waiting-for-jobs" else _busy_interval()
+                return SyncAnswer("continue", next_sync_after=min(interval, 2000))
+            if baton is not None and turn is not None:
+                baton.leave(turn, looked=True)
+                turn = None
+    finally:
+        if baton is not None and turn is not None:
+            baton.leave(turn, looked=False)
 
 
 async def lost_agents(session: AsyncSession, lease_seconds: int) -> list[Agent]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -35,6 +37,59 @@ class Signal:
         self._event = asyncio.Event()
 
 
+class Baton:
+    """Hands each queued job's wake-up to one waiting agent, oldest waiter first.
+
+    A broadcast made every agent of the type that was waiting try a claim that all but one
+    lost: with 50 agents waiting, 50 transactions per job. A waiter that is fired while it
+    is not waiting (it was looking, and leaves with an answer) passes the wake-up on, so
+    none is lost.
+
+    It also remembers that the type's queue was found empty, so an idle agent's sync can
+    skip the claim until a job is announced. That memory is trusted for EMPTY_TRUST_SECONDS
+    only: a notification lost with a replica's LISTEN connection delays a job at most that.
+    """
+
+    EMPTY_TRUST_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self._waiters: deque[asyncio.Event] = deque()
+        self.generation = 0  # counts announcements
+        self._empty_at: tuple[int, float] | None = None
+
+    def queue_empty(self) -> bool:
+        """True when a claim found nothing since the last announcement, recently."""
+        if self._empty_at is None:
+            return False
+        generation, at = self._empty_at
+        return generation == self.generation and time.monotonic() - at < self.EMPTY_TRUST_SECONDS
+
+    def found_empty(self, generation: int) -> None:
+        """A claim that began at `generation` found nothing."""
+        if generation == self.generation:
+            self._empty_at = (generation, time.monotonic())
+
+    def join(self) -> asyncio.Event:
+        """Take before looking at the queue; wait on it; `leave` when done with it."""
+        ticket = asyncio.Event()
+        self._waiters.append(ticket)
+        return ticket
+
+    def leave(self, ticket: asyncio.Event, *, looked: bool) -> None:
+        """`looked`: the holder looks at the queue after this (it was woken to do so)."""
+        if ticket.is_set():
+            if not looked:
+                self.fire(1)
+            return
+        with contextlib.suppress(ValueError):
+            self._waiters.remove(ticket)
+
+    def fire(self, count: int) -> None:
+        self.generation += 1
+        for _ in range(min(count, len(self._waiters))):
+            self._waiters.popleft().set()
+
+
 async def wait_any(tickets: list[asyncio.Event], within: float) -> bool:
     """True as soon as one ticket fires; False when `within` seconds pass first."""
     if any(ticket.is_set() for ticket in tickets):
@@ -50,7 +105,7 @@ async def wait_any(tickets: list[asyncio.Event], within: float) -> bool:
 
 class Wakeups:
     def __init__(self) -> None:
-        self._types: dict[str, Signal] = {}
+        self._types: dict[str, Baton] = {}
         self._agents: dict[int, Signal] = {}
         self._logs: dict[str, Signal] = {}
         self.engine = Signal()
@@ -70,14 +125,14 @@ class Wakeups:
     def forget_log(self, job_id: str) -> None:
         self._logs.pop(job_id, None)
 
-    def for_type(self, agent_type: str) -> Signal:
-        return self._types.setdefault(agent_type, Signal())
+    def for_type(self, agent_type: str) -> Baton:
+        return self._types.setdefault(agent_type, Baton())
 
     def for_agent(self, agent_id: int) -> Signal:
         return self._agents.setdefault(agent_id, Signal())
 
-    def job_queued(self, agent_type: str) -> None:
-        self.for_type(agent_type).fire()
+    def job_queued(self, agent_type: str, count: int = 1) -> None:
+        self.for_type(agent_type).fire(count)
 
     def agent_poked(self, agent_id: int) -> None:
         self.for_agent(agent_id).fire()
@@ -90,7 +145,8 @@ class Wakeups:
 
     def on_notification(self, channel: str, payload: str) -> None:
         if channel == JOBS_CHANNEL:
-            self.job_queued(payload)
+            agent_type, _, count = payload.partition(" ")
+            self.job_queued(agent_type, int(count) if count.isdigit() else 1)
         elif channel == AGENTS_CHANNEL and payload.isdigit():
             self.agent_poked(int(payload))
         elif channel == ENGINE_CHANNEL:

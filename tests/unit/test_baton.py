@@ -1,0 +1,79 @@
+"""The per-agent-type hand-off of queued jobs to waiting agents."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from blockpost.dispatch.wakeup import Baton, Wakeups
+
+
+def test_one_announced_job_wakes_one_waiting_agent_oldest_first() -> None:
+    baton = Baton()
+    first, second, third = baton.join(), baton.join(), baton.join()
+    baton.fire(1)
+    assert [first.is_set(), second.is_set(), third.is_set()] == [True, False, False]
+    baton.fire(2)
+    assert second.is_set()
+    assert third.is_set()
+
+
+def test_a_wake_up_for_an_agent_that_leaves_without_looking_goes_to_the_next() -> None:
+    baton = Baton()
+    busy, idle = baton.join(), baton.join()
+    baton.fire(1)  # arrives while `busy` was answering with another job
+    baton.leave(busy, looked=False)
+    assert idle.is_set()
+
+
+def test_a_woken_agent_that_looks_passes_nothing_on() -> None:
+    baton = Baton()
+    woken, other = baton.join(), baton.join()
+    baton.fire(1)
+    baton.leave(woken, looked=True)
+    assert not other.is_set()
+
+
+def test_leaving_unwoken_frees_the_place() -> None:
+    baton = Baton()
+    gone, staying = baton.join(), baton.join()
+    baton.leave(gone, looked=False)
+    baton.fire(1)
+    assert staying.is_set()
+    assert not gone.is_set()
+
+
+def test_an_empty_queue_is_remembered_until_a_job_is_announced() -> None:
+    baton = Baton()
+    assert not baton.queue_empty()
+    baton.found_empty(baton.generation)
+    assert baton.queue_empty()
+    baton.fire(1)
+    assert not baton.queue_empty()
+
+
+def test_an_announcement_during_a_claim_keeps_the_queue_unknown() -> None:
+    baton = Baton()
+    generation = baton.generation  # the claim starts
+    baton.fire(1)  # a job is committed and announced meanwhile
+    baton.found_empty(generation)  # the claim's snapshot missed it
+    assert not baton.queue_empty()
+
+
+def test_an_empty_queue_is_trusted_only_for_a_few_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    baton = Baton()
+    baton.found_empty(baton.generation)
+    later = time.monotonic() + Baton.EMPTY_TRUST_SECONDS + 1
+    monkeypatch.setattr("blockpost.dispatch.wakeup.time.monotonic", lambda: later)
+    assert not baton.queue_empty()
+
+
+def test_notifications_carry_how_many_jobs_were_queued() -> None:
+    wakeups = Wakeups()
+    baton = wakeups.for_type("s1-x")
+    waiting = [baton.join() for _ in range(3)]
+    wakeups.on_notification("blockpost_jobs", "s1-x 2")
+    assert [t.is_set() for t in waiting] == [True, True, False]
+    wakeups.on_notification("blockpost_jobs", "s1-x")
+    assert waiting[2].is_set()
