@@ -59,6 +59,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         max_body_bytes=64 * 1024,
         sync_hold_seconds=1.0,
         log_max_bytes=200_000,
+        allow_local_repositories=True,
     )
 
 

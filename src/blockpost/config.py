@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     git_timeout_seconds: float = Field(
         default=120, gt=0, le=3600, description="Longest a git fetch of a project may take."
     )
+    allow_local_repositories: bool = Field(
+        default=False,
+        description="Let projects use a path on the server or a file:// URL as repository "
+        "(anyone who can create a project could then read repositories on this disk).",
+    )
     access_log: bool = Field(
         default=False,
         description="Log every HTTP request (agents' syncs included) at INFO.",

@@ -4,6 +4,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.conftest import MakeClient
 
@@ -282,6 +283,40 @@ BAD_BODIES = [
     ({"metadata": "x"}, "metadata: Input should be a valid dictionary"),
     ([1, 2], "body: Input should be a valid dictionary"),
 ]
+
+
+REFUSED_URLS = [
+    ("ext::sh -c touch% /tmp/pwned", "must not name a git transport helper"),
+    ("ftp://files.example.com/app.git", "scheme ftp:// is not one git fetches here"),
+]
+LOCAL_URLS = ["/srv/git/app", "file:///srv/git/app", "FILE:///srv/git/app"]
+
+
+@pytest.mark.parametrize(("url", "message"), REFUSED_URLS)
+async def test_repository_urls_that_git_would_run_or_not_fetch_are_refused(
+    alice: httpx.AsyncClient, url: str, message: str
+) -> None:
+    response = await alice.post(PROJECTS, json=project_body("x", url=url))
+    assert response.status_code == 400
+    assert response.json()["message"].startswith(f"spec.repository.url: {message}")
+
+
+@pytest.mark.parametrize("url", LOCAL_URLS)
+async def test_local_repositories_are_refused_unless_the_server_allows_them(
+    app: FastAPI, alice: httpx.AsyncClient, url: str
+) -> None:
+    app.state.settings = app.state.settings.model_copy(update={"allow_local_repositories": False})
+    response = await alice.post(PROJECTS, json=project_body("local", url=url))
+    assert response.status_code == 400
+    message = response.json()["message"]
+    assert message.startswith("spec.repository.url: is a path on the server")
+    assert "BLOCKPOST_ALLOW_LOCAL_REPOSITORIES=true" in message
+    remote = await create(alice, "remote")
+    moved = await alice.patch(f"{PROJECTS}/remote", json={"spec": {"repository": {"url": url}}})
+    assert moved.status_code == 400
+    kept = (await alice.get(f"{PROJECTS}/remote")).json()
+    assert kept["spec"]["repository"]["url"] == remote["spec"]["repository"]["url"]
+    assert (await alice.get(f"{PROJECTS}/local")).status_code == 404
 
 
 @pytest.mark.parametrize(("body", "message"), BAD_BODIES)

@@ -46,6 +46,7 @@ class ServerProcess:
             "BLOCKPOST_HOST": "127.0.0.1",
             "BLOCKPOST_PORT": str(self.port),
             "BLOCKPOST_AGENTS": "0",
+            "BLOCKPOST_ALLOW_LOCAL_REPOSITORIES": "true",  # tests make their repositories here
             **self.extra_env,
         }
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from blockpost.api.deps import CallerDep, SessionDep
+from blockpost.api.deps import CallerDep, SessionDep, SettingsDep
 from blockpost.api.pagination import PageDep
 from blockpost.api.project_schemas import MemberIn, MemberOut, ProjectIn, ProjectOut
 from blockpost.services import projects
@@ -31,9 +31,16 @@ async def list_projects(
 
 
 @router.post("", response_model=ProjectOut)
-async def create_project(body: ProjectIn, session: SessionDep, caller: CallerDep) -> ProjectOut:
-    """Creates a project owned by the caller; `spec.repository.url` is anything git can clone."""
-    return ProjectOut.of(await projects.create_project(session, caller, body.fields()))
+async def create_project(
+    body: ProjectIn, session: SessionDep, caller: CallerDep, settings: SettingsDep
+) -> ProjectOut:
+    """Creates a project owned by the caller. `spec.repository.url` is a remote git
+    repository (https, ssh, git); paths on the server only with
+    BLOCKPOST_ALLOW_LOCAL_REPOSITORIES=true."""
+    allow_local = settings.allow_local_repositories
+    return ProjectOut.of(
+        await projects.create_project(session, caller, body.fields(), allow_local=allow_local)
+    )
 
 
 @router.get("/{project}", response_model=ProjectOut)
@@ -45,10 +52,14 @@ async def describe_project(project: str, session: SessionDep, caller: CallerDep)
 @router.patch("/{project}", response_model=ProjectOut)
 @router.put("/{project}", response_model=ProjectOut)
 async def update_project(
-    project: str, body: ProjectIn, session: SessionDep, caller: CallerDep
+    project: str, body: ProjectIn, session: SessionDep, caller: CallerDep, settings: SettingsDep
 ) -> ProjectOut:
     """Changes the fields given and keeps the rest (owner or administrator only)."""
-    return ProjectOut.of(await projects.update_project(session, caller, project, body.fields()))
+    allow_local = settings.allow_local_repositories
+    changed = await projects.update_project(
+        session, caller, project, body.fields(), allow_local=allow_local
+    )
+    return ProjectOut.of(changed)
 
 
 @router.delete("/{project}")

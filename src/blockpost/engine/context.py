@@ -26,6 +26,10 @@ class EngineContext:
             db=db,
             wakeups=wakeups,
             sealer=Sealer(settings.secret_key),
-            mirrors=Mirrors(settings.data_dir / "repositories", settings.git_timeout_seconds),
+            mirrors=Mirrors(
+                settings.data_dir / "repositories",
+                settings.git_timeout_seconds,
+                settings.allow_local_repositories,
+            ),
             hosted_agent_type=settings.hosted_agent_type,
         )

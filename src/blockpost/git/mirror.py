@@ -33,18 +33,25 @@ FETCH_REFSPECS = (
 )
 
 
+REMOTE_PROTOCOLS = "https:http:ssh:git"
+
+
 class Repository:
-    def __init__(self, path: Path, url: str, timeout: float) -> None:
+    def __init__(self, path: Path, url: str, timeout: float, allow_local: bool = False) -> None:
         self.path = path
         self.url = url
         self.timeout = timeout
+        # git itself refuses other transports too: a project saved while local paths were
+        # allowed cannot be fetched once they are not.
+        protocols = REMOTE_PROTOCOLS + (":file" if allow_local else "")
+        self._env = {**_ENV, "GIT_ALLOW_PROTOCOL": protocols}
 
     def _git(self, *args: str, timeout: float | None = None, check: bool = True) -> str:
         try:
             done = subprocess.run(
                 ["git", "--git-dir", str(self.path), *args],
                 capture_output=True,
-                env=_ENV,
+                env=self._env,
                 timeout=timeout or self.timeout,
                 check=False,
             )
@@ -75,7 +82,7 @@ class Repository:
                     ["git", "init", "--quiet", "--bare", str(self.path)],
                     check=True,
                     capture_output=True,
-                    env=_ENV,
+                    env=self._env,
                 )
             try:
                 self._git(
@@ -145,12 +152,14 @@ def _last_line(exc: Exception) -> str:
 class Mirrors:
     """Where the mirrors live: DATA_DIR/repositories/<project id>.git."""
 
-    def __init__(self, root: Path, timeout: float) -> None:
+    def __init__(self, root: Path, timeout: float, allow_local: bool = False) -> None:
         self.root = root
         self.timeout = timeout
+        self.allow_local = allow_local
 
     def for_project(self, project_id: str, url: str) -> Repository:
-        return Repository(self.root / f"{project_id}.git", url, self.timeout)
+        path = self.root / f"{project_id}.git"
+        return Repository(path, url, self.timeout, self.allow_local)
 
 
 def sync_ref(repo: Repository, ref: GitRef, commit_sha: str | None) -> str:

@@ -19,7 +19,8 @@ DEFAULT_PIPELINE_FILE = ".semaphore/semaphore.yml"
 DEFAULT_RUN_ON = ("branches", "tags")
 DEFAULT_INTEGRATION = "git"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-URL_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://.+")
+URL_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://.+")
+GIT_SCHEMES = frozenset({"https", "http", "ssh", "git", "file"})
 # git's own rule: a colon before the first slash makes `host:path` an scp-like address.
 SCP_LIKE_RE = re.compile(r"^(?:[^@/:\s]+@)?[^/:\s]+:.+")
 URL_MAX = 2048
@@ -59,7 +60,9 @@ def check_name(name: str) -> None:
         raise InvalidInput("metadata.name", "must not look like a UUID (ids are UUIDs)")
 
 
-def check_repository_url(url: str) -> None:
+def check_repository_url(url: str, *, allow_local: bool) -> None:
+    """A remote repository git can fetch; a local path or file:// only where the operator
+    allows it (it would let any user read repositories on the server's disk)."""
     where = "spec.repository.url"
     if not url.strip():
         raise InvalidInput(where, "is required")
@@ -69,11 +72,23 @@ def check_repository_url(url: str) -> None:
         raise InvalidInput(where, "must not contain control characters")
     if url.startswith("-"):
         raise InvalidInput(where, "must not start with '-' (git would read it as an option)")
-    if not (URL_SCHEME_RE.match(url) or url.startswith("/") or SCP_LIKE_RE.match(url)):
+    scheme = URL_SCHEME_RE.match(url)
+    if not (scheme or url.startswith("/") or SCP_LIKE_RE.match(url)):
         raise InvalidInput(
             where,
             "must be a URL (https://, ssh://, git://, file://), "
             "an scp-like address (git@host:path) or an absolute path",
+        )
+    if "::" in url.split("/", 1)[0]:
+        raise InvalidInput(where, "must not name a git transport helper ('name::address')")
+    if scheme and scheme.group(1).lower() not in GIT_SCHEMES:
+        raise InvalidInput(where, f"scheme {scheme.group(1)}:// is not one git fetches here")
+    local = url.startswith("/") or (scheme is not None and scheme.group(1).lower() == "file")
+    if local and not allow_local:
+        raise InvalidInput(
+            where,
+            "is a path on the server; local repositories are refused unless the server "
+            "runs with BLOCKPOST_ALLOW_LOCAL_REPOSITORIES=true",
         )
 
 
@@ -177,11 +192,11 @@ async def _ensure_name_free(session: AsyncSession, name: str, except_id: str | N
         raise Conflict(f"metadata.name: a project named {name!r} already exists")
 
 
-def _apply(project: Project, values: ProjectFields) -> None:
+def _apply(project: Project, values: ProjectFields, allow_local: bool) -> None:
     if "name" in values.given:
         check_name(values.name or "")
     if "repository_url" in values.given:
-        check_repository_url(values.repository_url or "")
+        check_repository_url(values.repository_url or "", allow_local=allow_local)
     if "pipeline_file" in values.given:
         check_pipeline_file(values.pipeline_file or "")
     for name in values.given:
@@ -189,7 +204,7 @@ def _apply(project: Project, values: ProjectFields) -> None:
 
 
 async def create_project(
-    session: AsyncSession, caller: Principal, values: ProjectFields
+    session: AsyncSession, caller: Principal, values: ProjectFields, *, allow_local: bool
 ) -> Project:
     if values.name is None:
         raise InvalidInput("metadata.name", "is required")
@@ -208,7 +223,7 @@ async def create_project(
         debug_permissions=[],
         attach_permissions=[],
     )
-    _apply(project, values)
+    _apply(project, values, allow_local)
     await _ensure_name_free(session, project.name)
     project.number = (await session.scalar(select(func.max(Project.number))) or 0) + 1
     session.add(project)
@@ -218,10 +233,15 @@ async def create_project(
 
 
 async def update_project(
-    session: AsyncSession, caller: Principal, id_or_name: str, values: ProjectFields
+    session: AsyncSession,
+    caller: Principal,
+    id_or_name: str,
+    values: ProjectFields,
+    *,
+    allow_local: bool,
 ) -> Project:
     project = await _manageable(session, caller, id_or_name)
-    _apply(project, values)
+    _apply(project, values, allow_local)
     await _ensure_name_free(session, project.name, except_id=project.id)
     await session.flush()
     return project
