@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
 from collections.abc import AsyncIterator
@@ -271,6 +272,31 @@ async def test_secrets_reach_jobs_sealed_and_never_show_in_lists_or_job_describe
     job = await rig.api.get(f"{API}/jobs/{taken.id}")
     assert SECRET_ENV not in job.text
     assert job.json()["spec"]["secrets"] == [{"name": "deploy-keys"}]
+    logger = taken.payload["logger"]
+    printed = [
+        {"event": "cmd_started", "timestamp": 1, "directive": f"curl -u {SECRET_ENV} host"},
+        {
+            "event": "cmd_output",
+            "timestamp": 1,
+            "output": f"key={SECRET_ENV}; again {SECRET_ENV}\n",
+        },
+        {"event": "cmd_output", "timestamp": 1, "output": "nothing secret\n"},
+    ]
+    pushed = await taken.agent.client.post(
+        logger["url"],
+        params={"start_from": 0},
+        content="\n".join(json.dumps(event) for event in printed),
+        headers={"Authorization": f"Bearer {logger['token']}"},
+    )
+    assert pushed.status_code == 200, pushed.text
+    log = await rig.api.get(f"/api/v1alpha/logs/{taken.id}")
+    assert SECRET_ENV not in log.text
+    outputs = [e.get("output") or e.get("directive") for e in log.json()["events"]]
+    assert outputs == [
+        "curl -u [secret] host",
+        "key=[secret]; again [secret]\n",
+        "nothing secret\n",
+    ]
     await taken.report()
     await rig.settle()
     assert await rig.state(ppl) == ("done", "passed", "test")

@@ -159,6 +159,7 @@ async def push_logs(
     raw = await request.body()
     lines = logs.parse_lines(raw.decode("utf-8", "replace"))
     job = await queue.get_job(session, job_id)
+    lines = logs.mask_secrets(lines, payload.secret_values(job, request.app.state.sealer))
     await logs.push(session, job, start_from, lines, settings.log_max_bytes)
     wakeups = request.app.state.wakeups
     after_commit(session, lambda: wakeups.log_written(job_id))

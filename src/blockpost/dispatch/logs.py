@@ -14,6 +14,8 @@ from blockpost.errors import BlockpostError, InvalidInput
 
 MAX_LINES_PER_PUSH = 2000
 EVENTS = ("job_started", "cmd_started", "cmd_output", "cmd_finished", "job_finished")
+MASK = "[secret]"
+MIN_MASKED = 4
 
 
 class LogFull(BlockpostError):
@@ -42,6 +44,33 @@ def parse_lines(body: str) -> list[str]:
                 f"line {number}", f"must be an object with event one of {', '.join(EVENTS)}"
             )
     return lines
+
+
+def mask_secrets(lines: list[str], values: Sequence[str]) -> list[str]:
+    """Secret values printed by a command are stored as `[secret]` (Semaphore stores them as
+    printed). A value shorter than MIN_MASKED characters is left alone, as is one that the
+    agent's output split across two events."""
+    values = sorted({value for value in values if len(value) >= MIN_MASKED}, key=len, reverse=True)
+    if not values:
+        return lines
+    # A line that holds a value holds one of its JSON spellings: only those lines are decoded.
+    spellings = {
+        json.dumps(value, ensure_ascii=ascii)[1:-1] for value in values for ascii in (True, False)
+    }
+    masked = []
+    for line in lines:
+        if not any(spelling in line for spelling in spellings):
+            masked.append(line)
+            continue
+        event = json.loads(line)
+        for key in ("output", "directive"):
+            text = event.get(key)
+            if isinstance(text, str):
+                for value in values:
+                    text = text.replace(value, MASK)
+                event[key] = text
+        masked.append(json.dumps(event, ensure_ascii=False))
+    return masked
 
 
 async def _truncate(session: AsyncSession, job: Job, start: int) -> None:

@@ -28,6 +28,12 @@ async def issue_log_token(session: AsyncSession, job: Job) -> str:
     return secret
 
 
+def secret_values(job: Job, sealer: Sealer) -> list[str]:
+    """The values of the env vars the job's secrets give it (to mask in its log)."""
+    sealed = job.spec.get("sealed")
+    return [env["value"] for env in sealer.open(sealed).get("env_vars", [])] if sealed else []
+
+
 def job_request(
     job: Job, *, log_url: str, log_token: str, log_max_bytes: int, sealer: Sealer
 ) -> dict[str, Any]:
