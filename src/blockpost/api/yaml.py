@@ -36,7 +36,10 @@ class YamlErrorOut(BaseModel):
 
 class YamlInvalidOut(BaseModel):
     message: str
-    errors: list[YamlErrorOut]
+    errors: list[YamlErrorOut] = Field(
+        default_factory=list,
+        description="every problem in the YAML; absent when the request itself is malformed",
+    )
 
 
 @router.post(
