@@ -3,7 +3,7 @@ and prints one table of every goal beside its result (also written to
 bench/results/summary.json).
 
     python bench/run.py [NAME ...] [--quick] [--db sqlite|postgresql+asyncpg://...]
-                        [--agents 1,10,50,200] [--rows 1000,10000,100000]
+                        [--agents 1,10,50,200] [--rows 1000,10000,100000] [--clients 200]
                         [--seconds S] [--samples N]
 """
 
@@ -26,6 +26,7 @@ BENCHMARKS = (
     "agents_idle",
     "logs",
     "list_latency",
+    "load",
 )
 
 
@@ -55,6 +56,7 @@ def options(argv: list[str]) -> argparse.Namespace:
         "--agents", type=sizes, help="agent counts (pickup, throughput, agents_idle)"
     )
     parser.add_argument("--rows", type=sizes, help="history sizes (list_latency)")
+    parser.add_argument("--clients", type=int, help="concurrent API clients (load)")
     parser.add_argument(
         "--seconds", type=float, help="measuring time where a benchmark runs for a time"
     )
