@@ -16,6 +16,7 @@ from blockpost.db import migrate
 from blockpost.db.engine import Database
 from blockpost.db.models import User
 from blockpost.services import auth, users
+from blockpost.services.principal import Principal
 from tests.support.databases import fresh_database, wipe
 
 BASE_DATABASE_URL = os.environ.get("BLOCKPOST_DATABASE_URL") or None
@@ -87,7 +88,9 @@ async def anon(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 def make_user(db: Database) -> MakeUser:
     async def make(username: str, *, admin: bool = False, email: str | None = None) -> User:
         async with db.session() as session:
-            return await users.create_user(session, username, PASSWORD, email=email, admin=admin)
+            return await users.create_user(
+                session, username, PASSWORD, email=email, admin=admin, actor=None
+            )
 
     return make
 
@@ -100,7 +103,7 @@ async def make_client(app: FastAPI, db: Database, make_user: MakeUser) -> AsyncI
     async def make(username: str, *, admin: bool = False) -> httpx.AsyncClient:
         user = await make_user(username, admin=admin)
         async with db.session() as session:
-            secret, _ = await auth.create_token(session, user.id)
+            secret, _ = await auth.create_token(session, Principal.of(user), actor=None)
         client = _client(app, secret)
         opened.append(client)
         return client

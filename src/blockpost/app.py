@@ -13,6 +13,7 @@ from blockpost.api import (
     agent_protocol,
     agent_types,
     agents,
+    audit,
     auth,
     deployment_targets,
     jobs,
@@ -119,6 +120,7 @@ def create_app(settings: Settings) -> FastAPI:
         tasks,
         promotions,
         deployment_targets,
+        audit,
     ):
         app.include_router(module.router)
     meta.mount_swagger_assets(app)

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost import __version__
@@ -21,6 +23,7 @@ from blockpost.errors import BlockpostError
 from blockpost.pipeline_yaml import validate_pipeline
 from blockpost.security import new_password
 from blockpost.services import auth, users
+from blockpost.services.principal import Principal
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -132,7 +135,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> str:
 
         async def create(session: AsyncSession) -> str:
             user = await users.create_user(
-                session, args.name, password, email=args.email, admin=args.admin
+                session, args.name, password, email=args.email, admin=args.admin, actor=None
             )
             shown = "" if args.password else f" with password {password}"
             return f"created {'admin ' if user.admin else ''}user {user.username}{shown}"
@@ -142,13 +145,15 @@ def _run(args: argparse.Namespace, settings: Settings) -> str:
         password = args.password or getpass.getpass(f"new password for {args.name}: ")
 
         async def change(session: AsyncSession) -> str:
-            await users.set_password(session, await _user_named(session, args.name), password)
+            user = await _user_named(session, args.name)
+            await users.set_password(session, user, password, actor=None)
             return f"password of {args.name} changed"
 
         return _with_session(settings, change)
 
     async def token(session: AsyncSession) -> str:
-        secret, _ = await auth.create_token(session, (await _user_named(session, args.name)).id)
+        owner = Principal.of(await _user_named(session, args.name))
+        secret, _ = await auth.create_token(session, owner, actor=None)
         return secret
 
     return _with_session(settings, token)
@@ -193,6 +198,16 @@ def _validate(files: list[Path]) -> int:
     return 1 if failed else 0
 
 
+def _setting_problem(err: Any) -> str:
+    """`setting port (BLOCKPOST_PORT): Input should be ... (got 70000)`."""
+    field = ".".join(str(p) for p in err["loc"])
+    if not field:
+        return f"settings: {err['msg']}"
+    given = err.get("input")
+    shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
+    return f"setting {field} (BLOCKPOST_{field.upper()}): {err['msg']}{shown}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "validate":
@@ -212,15 +227,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_agent(options)
     try:
         settings = _settings(args)
-        settings.prepare_data_dir()
-        output = _run(args, settings)
     except ValidationError as exc:
         for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "settings"
-            print(f"blockpost: setting {field}: {err['msg']}", file=sys.stderr)
+            print(f"blockpost: {_setting_problem(err)}", file=sys.stderr)
         return 2
+    try:
+        settings.prepare_data_dir()
+    except OSError as exc:
+        print(f"blockpost: cannot use data dir {settings.data_dir}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        output = _run(args, settings)
     except BlockpostError as exc:
         print(f"blockpost: {exc.message}", file=sys.stderr)
+        return 1
+    except (OSError, DBAPIError) as exc:
+        # Raised before the server serves anything: the database is unreachable or refuses.
+        reason = getattr(exc, "orig", None) or exc
+        where = make_url(settings.effective_database_url).render_as_string(hide_password=True)
+        print(f"blockpost: cannot use the database {where}: {reason}", file=sys.stderr)
         return 1
     if output:
         print(output)

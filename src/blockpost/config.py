@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +63,9 @@ class Settings(BaseSettings):
         default=False,
         description="Let projects use a path on the server or a file:// URL as repository "
         "(anyone who can create a project could then read repositories on this disk).",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="Server log lines: plain text, or one JSON object each."
     )
     access_log: bool = Field(
         default=False,

@@ -23,6 +23,7 @@ from blockpost.db import migrate
 from blockpost.db.engine import Database
 from blockpost.db.models import AgentType
 from blockpost.dispatch import agent_types
+from blockpost.logformat import log_config
 from blockpost.services.users import ADMIN_USERNAME, ensure_admin
 
 LOCAL_AGENT_TYPE = "s1-local"
@@ -155,6 +156,7 @@ def serve(settings: Settings) -> None:
         log_level="info",
         proxy_headers=False,
         access_log=settings.access_log,
+        log_config=log_config(settings.log_format),
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
     try:

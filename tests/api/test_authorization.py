@@ -11,6 +11,7 @@ from blockpost.api.middleware import LOG_PUSH, PUBLIC_PATHS, is_protocol, is_pub
 from blockpost.db.engine import Database
 from blockpost.db.models import ApiToken
 from blockpost.services import auth
+from blockpost.services.principal import Principal
 from tests.conftest import MakeClient, MakeUser
 
 PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
@@ -38,7 +39,7 @@ def concrete(path: str, **values: str) -> str:
 async def expired_token(db: Database, make_user: MakeUser) -> str:
     user = await make_user("expired-user")
     async with db.session() as session:
-        secret, token = await auth.create_token(session, user.id)
+        secret, token = await auth.create_token(session, Principal.of(user), actor=None)
         await session.execute(
             update(ApiToken).where(ApiToken.id == token.id).values(expired_at=datetime.now(UTC))
         )
@@ -69,7 +70,7 @@ async def test_every_route_refuses_requests_without_valid_credentials(
     expired = await expired_token(db, make_user)
     valid_user = await make_user("valid-user")
     async with db.session() as session:
-        user_token, _ = await auth.create_token(session, valid_user.id)
+        user_token, _ = await auth.create_token(session, Principal.of(valid_user), actor=None)
     credentials = {
         "none": {},
         "wrong scheme": {"Authorization": "Basic YWRtaW46YWRtaW4="},

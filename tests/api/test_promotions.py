@@ -202,6 +202,17 @@ async def test_target_rules_refuse_and_history_records_every_attempt(rig: Engine
     described = (await rig.api.get(f"{API}/deployment_targets/{target['id']}")).json()
     assert described["last_deployment"]["id"] == newest["id"]
 
+    audit = await rig.api.get(f"{API}/audit", params={"resource_type": "promotion"})
+    by_admin = [e for e in audit.json() if e["actor"]["name"] == "admin"]
+    assert [("refused" in e["details"], e["resource"]["name"]) for e in by_admin] == [
+        (False, "Production"),
+        (True, "Production"),
+        (False, "Production"),
+        (True, "Production"),
+    ]
+    automatic = {e["resource"]["name"] for e in audit.json() if e["actor"]["id"] is None}
+    assert automatic == {"Staging"}
+
 
 async def test_auto_promotion_needs_the_auto_subject_rule(rig: EngineRig) -> None:
     text = BUILD.replace(

@@ -1,5 +1,6 @@
 """The `blockpost` command: users, tokens and schema commands against a real database."""
 
+import json
 import os
 import subprocess
 import sys
@@ -9,17 +10,22 @@ import httpx
 import pytest
 
 from blockpost.db.engine import Database
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, free_port
 
 pytestmark = pytest.mark.e2e
 
 
-def blockpost(*args: str, database_url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+def blockpost(
+    *args: str, data_dir: Path, database_url: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "BLOCKPOST_DATABASE_URL": database_url,
         "BLOCKPOST_DATA_DIR": str(data_dir),
+        **(env or {}),
     }
+    if not database_url:
+        del env["BLOCKPOST_DATABASE_URL"]
     return subprocess.run(
         [sys.executable, "-m", "blockpost", *args],
         env=env,
@@ -75,7 +81,28 @@ def test_db_commands_report_the_revision(db: Database, database_url: str, tmp_pa
 def test_bad_settings_exit_2_with_the_setting_named(tmp_path: Path) -> None:
     result = blockpost("db", "current", database_url="mysql://x", data_dir=tmp_path)
     assert result.returncode == 2
-    assert "setting database_url: Value error, must start with sqlite+aiosqlite://" in result.stderr
+    assert (
+        "setting database_url (BLOCKPOST_DATABASE_URL): Value error, "
+        "must start with sqlite+aiosqlite://" in result.stderr
+    )
+
+
+def test_out_of_range_settings_name_the_variable_and_the_value(tmp_path: Path) -> None:
+    result = blockpost("db", "current", data_dir=tmp_path, env={"BLOCKPOST_PORT": "70000"})
+    assert result.returncode == 2
+    assert result.stderr.startswith("blockpost: setting port (BLOCKPOST_PORT): Input should be")
+    assert "(got '70000')" in result.stderr
+
+
+def test_an_unreachable_database_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
+    url = f"postgresql+asyncpg://ci:hunter2@127.0.0.1:{free_port()}/nowhere"
+    result = blockpost("serve", database_url=url, data_dir=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "blockpost: cannot use the database postgresql+asyncpg://ci:***@"
+    )
+    assert "Traceback" not in result.stderr
+    assert "hunter2" not in result.stderr
 
 
 def test_validate_prints_file_line_path_message_and_exits_1_on_errors(tmp_path: Path) -> None:
@@ -110,3 +137,17 @@ def test_validate_prints_file_line_path_message_and_exits_1_on_errors(tmp_path: 
         env=env,
     )
     assert only_good.returncode == 0
+
+
+def test_json_logs_are_one_object_per_line(db: Database, database_url: str, tmp_path: Path) -> None:
+    env = {"BLOCKPOST_LOG_FORMAT": "json", "BLOCKPOST_ACCESS_LOG": "true"}
+    server = ServerProcess(database_url, tmp_path / "data", extra_env=env).start()
+    try:
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+    finally:
+        server.stop()
+    entries = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+    assert entries, server.output()
+    assert all(set(entry) >= {"time", "level", "logger", "message"} for entry in entries)
+    assert any(e["logger"] == "uvicorn.access" and "/healthz" in e["message"] for e in entries)
+    assert any(e["logger"] == "uvicorn.error" and "startup" in e["message"] for e in entries)

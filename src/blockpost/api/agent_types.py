@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from blockpost.api.deps import CallerDep, SessionDep
 from blockpost.dispatch import agent_types
 from blockpost.dispatch.agent_types import AgentTypeView
-from blockpost.services.users import require_admin
+from blockpost.services.principal import require_admin
 from blockpost.timefmt import epoch_int
 
 router = APIRouter(prefix="/api/v1alpha/self_hosted_agent_types", tags=["agent types"])

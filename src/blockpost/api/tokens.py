@@ -36,7 +36,7 @@ class TokenOut(BaseModel):
 @router.post("", response_model=TokenOut, status_code=201)
 async def create_token(session: SessionDep, caller: CallerDep) -> TokenOut:
     """Creates a token for the caller; its `id` is the secret to send as `Bearer <id>`."""
-    secret, token = await auth.create_token(session, caller.id)
+    secret, token = await auth.create_token(session, caller, actor=caller)
     return TokenOut.of(token, secret)
 
 

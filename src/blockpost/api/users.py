@@ -9,6 +9,7 @@ from blockpost.api.deps import CallerDep, SessionDep
 from blockpost.api.pagination import PageDep
 from blockpost.db.models import User
 from blockpost.services import users
+from blockpost.services.principal import require_admin
 from blockpost.timefmt import iso_seconds
 
 router = APIRouter(prefix="/api", tags=["users"])
@@ -62,8 +63,14 @@ async def list_users(
 
 @router.post("/users", response_model=UserOut, status_code=201)
 async def create_user(body: UserIn, session: SessionDep, caller: CallerDep) -> UserOut:
-    users.require_admin(caller)
+    require_admin(caller)
     user = await users.create_user(
-        session, body.username, body.password, name=body.name, email=body.email, admin=body.admin
+        session,
+        body.username,
+        body.password,
+        name=body.name,
+        email=body.email,
+        admin=body.admin,
+        actor=caller,
     )
     return UserOut.of(user)

@@ -19,6 +19,7 @@ from blockpost.engine.plan import Conditions, RunFacts
 from blockpost.errors import InvalidInput, NotFound
 from blockpost.pipeline_yaml import model
 from blockpost.pipeline_yaml.when.lexer import WhenError
+from blockpost.services import audit
 from blockpost.services.principal import Principal
 from blockpost.timefmt import utcnow
 
@@ -122,6 +123,7 @@ async def promote(
             promotion.error_description = refusal
             await targets.record(session, target, workflow, source, None, caller, values, refusal)
             await session.flush()
+            await _audit(session, caller, promotion, source, {"refused": refusal})
             return Outcome(promotion, refused=refusal)
     directory = posixpath.dirname(source.yaml_file_path)
     pipeline = Pipeline(
@@ -142,8 +144,21 @@ async def promote(
     if target is not None:
         await targets.record(session, target, workflow, source, pipeline, caller, values, "")
     await session.flush()
+    await _audit(session, caller, promotion, source, {"pipeline_id": pipeline.id})
     await wake_engine(session, ctx.wakeups, pipeline.id)
     return Outcome(promotion)
+
+
+async def _audit(
+    session: AsyncSession,
+    caller: Principal | None,
+    promotion: Promotion,
+    source: Pipeline,
+    outcome: dict[str, str],
+) -> None:
+    resource = audit.Resource("promotion", promotion.id, promotion.name, source.project_id)
+    details = {"source_pipeline_id": source.id, "override": promotion.override, **outcome}
+    await audit.record(session, caller, "triggered", resource, details)
 
 
 async def auto_promote(session: AsyncSession, ctx: EngineContext, pipeline: Pipeline) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from blockpost.db.models import ApiToken, User, WebSession
 from blockpost.errors import NotAuthenticated, NotFound
 from blockpost.security import new_token, token_hash, verify_password
+from blockpost.services import audit
 from blockpost.services.principal import Principal
 from blockpost.services.users import find_user
 from blockpost.timefmt import utcnow
@@ -74,13 +75,21 @@ async def principal_for_token(session: AsyncSession, token: str) -> Principal:
     return Principal.of(user)
 
 
-async def create_token(session: AsyncSession, user_id: int) -> tuple[str, ApiToken]:
+async def create_token(
+    session: AsyncSession, owner: Principal, *, actor: Principal | None
+) -> tuple[str, ApiToken]:
     secret = new_token()
     digest = token_hash(secret)
-    token = ApiToken(token_hash=digest, public_id=digest[:PUBLIC_ID_LEN], user_id=user_id)
+    token = ApiToken(token_hash=digest, public_id=digest[:PUBLIC_ID_LEN], user_id=owner.id)
     session.add(token)
     await session.flush()
+    await audit.record(session, actor, "created", _resource(token, owner))
     return secret, token
+
+
+def _resource(token: ApiToken, owner: Principal) -> audit.Resource:
+    """A token is named by its public id and its owner; the secret is never logged."""
+    return audit.Resource("token", token.public_id, owner.username)
 
 
 async def list_tokens(session: AsyncSession, caller: Principal) -> Sequence[ApiToken]:
@@ -103,3 +112,4 @@ async def expire_token(session: AsyncSession, caller: Principal, token_id: str) 
     if token.expired_at is None:
         token.expired_at = utcnow()
         await session.flush()
+        await audit.record(session, caller, "expired", _resource(token, caller))

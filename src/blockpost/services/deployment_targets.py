@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from blockpost.crypto import Sealer
 from blockpost.db.models import Deployment, DeploymentTarget, TargetRequest
 from blockpost.errors import Conflict, InvalidInput, NotFound
-from blockpost.services import projects
+from blockpost.services import audit, projects
 from blockpost.services.principal import Principal
 from blockpost.services.secrets import SecretData, check_contents
 from blockpost.timefmt import epoch_micros, from_epoch_micros, utcnow
@@ -41,6 +41,18 @@ class TargetFields:
     object_rules: list[dict[str, Any]] | None = None
     env_vars: list[tuple[str, str]] | None = None
     files: list[tuple[str, str]] | None = None  # contents in base64
+
+
+def _given(values: TargetFields) -> list[str]:
+    """The fields an update sets, by name only (env_vars and files hold secret values)."""
+    given = [
+        item.name
+        for item in fields(values)
+        if item.name != "bookmarks" and getattr(values, item.name) is not None
+    ]
+    if any(bookmark is not None for bookmark in values.bookmarks):
+        given.append("bookmarks")
+    return sorted(given)
 
 
 def _subjects(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -203,7 +215,12 @@ async def create(
     await session.flush()
     session.add(TargetRequest(unique_token=token, operation="create", target_id=target.id))
     await session.flush()
+    await audit.record(session, caller, "created", _resource(target))
     return target
+
+
+def _resource(target: DeploymentTarget) -> audit.Resource:
+    return audit.Resource("deployment_target", target.id, target.name, target.project_id)
 
 
 async def update(
@@ -230,6 +247,7 @@ async def update(
     if token:
         session.add(TargetRequest(unique_token=token, operation="update", target_id=target.id))
     await session.flush()
+    await audit.record(session, caller, "updated", _resource(target), {"fields": _given(values)})
     return target
 
 
@@ -240,6 +258,7 @@ async def delete(session: AsyncSession, caller: Principal, target_id: str, token
     await session.delete(target)
     session.add(TargetRequest(unique_token=token, operation="delete", target_id=target_id))
     await session.flush()
+    await audit.record(session, caller, "deleted", _resource(target))
     return target_id
 
 
@@ -251,6 +270,7 @@ async def set_cordoned(
     target.updated_by = caller.uuid
     target.updated_at = utcnow()
     await session.flush()
+    await audit.record(session, caller, "cordoned" if cordoned else "uncordoned", _resource(target))
     return target
 
 

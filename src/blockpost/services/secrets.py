@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from blockpost.crypto import Sealer
 from blockpost.db.models import Project, Secret
 from blockpost.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from blockpost.services import projects
+from blockpost.services import audit, projects
 from blockpost.services.principal import Principal
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
@@ -162,7 +162,20 @@ async def create_secret(
     )
     session.add(secret)
     await session.flush()
+    await audit.record(session, caller, "created", _resource(secret), _names(data))
     return secret, data
+
+
+def _resource(secret: Secret) -> audit.Resource:
+    return audit.Resource("secret", secret.id, secret.name, secret.project_id)
+
+
+def _names(data: SecretData) -> dict[str, list[str]]:
+    """What an audit entry says of a secret's contents: names and paths, never values."""
+    return {
+        "env_vars": [name for name, _ in data.env_vars],
+        "files": [path for path, _ in data.files],
+    }
 
 
 async def update_secret(
@@ -187,6 +200,7 @@ async def update_secret(
     if sent.description is not None:
         secret.description = sent.description
     await session.flush()
+    await audit.record(session, caller, "updated", _resource(secret), _names(data))
     return secret, data
 
 
@@ -194,8 +208,10 @@ async def delete_secret(
     session: AsyncSession, caller: Principal, project_ref: str | None, id_or_name: str
 ) -> None:
     project = await _scope(session, caller, project_ref, write=True)
-    await session.delete(await _find(session, project, id_or_name))
+    secret = await _find(session, project, id_or_name)
+    await session.delete(secret)
     await session.flush()
+    await audit.record(session, caller, "deleted", _resource(secret))
 
 
 async def resolve(

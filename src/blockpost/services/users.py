@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.models import User
 from blockpost.db.paging import fetch_page
-from blockpost.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from blockpost.errors import Conflict, InvalidInput, NotFound
 from blockpost.security import hash_password, new_password
-from blockpost.services.principal import Principal
+from blockpost.services import audit
+from blockpost.services.principal import Principal, require_admin
 
 ADMIN_USERNAME = "admin"
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -32,7 +33,9 @@ async def create_user(
     name: str = "",
     email: str | None = None,
     admin: bool = False,
+    actor: Principal | None,
 ) -> User:
+    """`actor`: who creates the user (None: the system, e.g. the CLI on the server's host)."""
     if not USERNAME_RE.match(username) or username.isdigit():
         # All-digit names are refused because paths accept a user id or a username.
         raise InvalidInput(
@@ -59,7 +62,12 @@ async def create_user(
     )
     session.add(user)
     await session.flush()
+    await audit.record(session, actor, "created", _resource(user), {"admin": admin})
     return user
+
+
+def _resource(user: User) -> audit.Resource:
+    return audit.Resource("user", user.uuid, user.username)
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User:
@@ -83,15 +91,13 @@ async def list_users(
     return await fetch_page(session, select(User).order_by(User.id), offset, limit)
 
 
-async def set_password(session: AsyncSession, user: User, password: str) -> None:
+async def set_password(
+    session: AsyncSession, user: User, password: str, *, actor: Principal | None
+) -> None:
     check_password(password)
     user.password_hash = hash_password(password)
     await session.flush()
-
-
-def require_admin(caller: Principal) -> None:
-    if not caller.admin:
-        raise PermissionDenied("only an administrator may do this")
+    await audit.record(session, actor, "password_set", _resource(user))
 
 
 async def ensure_admin(session: AsyncSession, password: str | None) -> str | None:
@@ -99,5 +105,7 @@ async def ensure_admin(session: AsyncSession, password: str | None) -> str | Non
     if await session.scalar(select(User.id).where(User.username == ADMIN_USERNAME)) is not None:
         return None
     password = password or new_password()
-    await create_user(session, ADMIN_USERNAME, password, name="Administrator", admin=True)
+    await create_user(
+        session, ADMIN_USERNAME, password, name="Administrator", admin=True, actor=None
+    )
     return password

@@ -1,6 +1,7 @@
 """ORM models, one module per aggregate; importing this package registers them all."""
 
 from blockpost.db.models.agents import Agent, AgentType
+from blockpost.db.models.audit import AuditEvent
 from blockpost.db.models.jobs import Job, JobLogChunk
 from blockpost.db.models.projects import Project, ProjectMember
 from blockpost.db.models.promotions import (
@@ -18,6 +19,7 @@ __all__ = [
     "Agent",
     "AgentType",
     "ApiToken",
+    "AuditEvent",
     "Block",
     "Deployment",
     "DeploymentTarget",
