@@ -88,7 +88,7 @@ async def drive(load: Load, clients: int, seconds: float) -> float:
 
 def run(args: argparse.Namespace) -> list[Row]:
     clients = args.clients or (50 if args.quick else 200)
-    seconds = args.seconds or (8.0 if args.quick else 60.0)
+    seconds = args.seconds or (5.0 if args.quick else 60.0)
     with echo_pipeline(args.db) as (bench, body):
         load = Load(bench.server.url, bench.api_token, body)
         elapsed = asyncio.run(drive(load, clients, seconds))

@@ -10,8 +10,10 @@ from sqlalchemy import update
 from blockpost.api.middleware import LOG_PUSH, PUBLIC_PATHS, is_protocol, is_public
 from blockpost.db.engine import Database
 from blockpost.db.models import ApiToken
+from blockpost.dispatch.queue import JobSpec
 from blockpost.services import auth
 from blockpost.services.principal import Principal
+from tests.api.agent_helpers import agent_running, enqueue
 from tests.conftest import MakeClient, MakeUser
 
 PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
@@ -141,3 +143,29 @@ async def test_admin_only_routes_refuse_ordinary_users(path: str, make_client: M
     refused = await client.post(path, json={"username": "x1", "password": "password-123"})
     assert refused.status_code == 403
     assert refused.json() == {"message": "only an administrator may do this"}
+
+
+async def test_agent_and_log_tokens_open_nothing_but_their_own_protocol_and_job(
+    app: FastAPI, admin: httpx.AsyncClient, anon: httpx.AsyncClient
+) -> None:
+    spec = JobSpec(name="j", agent_type="s1-test", commands=["true"])
+    agent, job_id = await agent_running(app, admin, spec)
+    other_job = await enqueue(app, JobSpec(name="other", agent_type="s1-test", commands=["true"]))
+    log_token = (await agent.job(job_id)).json()["logger"]["token"]
+    for token in (agent.token, agent.registration_token, log_token):
+        for method, path in operations(app):
+            if is_public(path) or is_protocol(path):
+                continue
+            response = await anon.request(
+                method, concrete(path), headers={"Authorization": f"Token {token}"}
+            )
+            assert response.status_code == 401, (method, path, response.text)
+    pushed = await anon.post(
+        f"{LOG_PUSH}{other_job}",
+        params={"start_from": 0},
+        content='{"event": "cmd_output", "timestamp": 1, "output": "x"}',
+        headers={"Authorization": f"Bearer {log_token}"},
+    )
+    assert pushed.status_code == 401
+    assert (await agent.job(other_job)).status_code == 404  # not assigned to this agent
+    await agent.close()

@@ -34,11 +34,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str) -> AsyncEngine:
+    """`hide_parameters`: a logged database error shows its SQL but not the values bound to
+    it, which may be password hashes, tokens' hashes or sealed secrets."""
     if url.startswith("sqlite"):
         engine = create_async_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             pool_reset_on_return=None,
+            hide_parameters=True,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
@@ -51,6 +54,7 @@ def create_engine(url: str) -> AsyncEngine:
         max_overflow=20,
         pool_recycle=1800,
         isolation_level="READ COMMITTED",
+        hide_parameters=True,
     )
 
 
