@@ -227,6 +227,8 @@ class Agent:
 
 def run_agent(options: AgentOptions) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s")
+    # httpx logs every request at INFO: a line per sync and per log push.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     async def main() -> int:
         agent = Agent(options)
