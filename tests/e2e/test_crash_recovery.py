@@ -4,6 +4,7 @@ no job runs twice or stays running, and what was logged before the trouble is ke
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -14,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from blockpost.db.engine import Database
 from tests.e2e.test_pipelines_e2e import Rig, _rig
+from tests.support.databases import admin_statement, fresh_database
 from tests.support.gitrepo import GitRepo
 from tests.support.server import ServerProcess
 
@@ -184,3 +187,29 @@ def test_an_agent_cut_off_and_back_finishes_its_job_with_a_complete_log(crash: C
     ticks = [line for line in log.splitlines() if line.startswith("tick-")]
     assert ticks == [f"tick-{n}" for n in range(1, 9)], log
     assert crash.runs.read_text().split() == ["long", "after"]
+
+
+def test_a_lost_database_connection_answers_503_once_then_recovers(
+    database_url: str, tmp_path: Path
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a SQLite file has no connection to lose")
+    with fresh_database(database_url, tmp_path, "lost") as url:
+        server = ServerProcess(url, tmp_path / "data").start()
+        try:
+            with server.admin_client() as api:
+                assert api.get(f"{API}/projects").status_code == 200
+                name = make_url(url).database
+                asyncio.run(
+                    admin_statement(
+                        database_url,
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        f"WHERE datname = '{name}' AND pid <> pg_backend_pid()",
+                    )
+                )
+                lost = api.get(f"{API}/projects")
+                assert lost.status_code == 503, lost.text
+                assert lost.json() == {"message": "the database connection was lost; retry"}
+                assert api.get(f"{API}/projects").status_code == 200
+        finally:
+            server.stop()

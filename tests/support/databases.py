@@ -17,7 +17,8 @@ from blockpost.db.base import Base
 from blockpost.db.engine import Database, asyncpg_dsn
 
 
-async def _admin(url: str, statement: str) -> None:
+async def admin_statement(url: str, statement: str) -> None:
+    """Runs one statement on the PostgreSQL server `url` names, outside any transaction."""
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await conn.execute(statement)
@@ -32,11 +33,11 @@ def fresh_database(base_url: str | None, sqlite_dir: Path, label: str) -> Iterat
         yield f"sqlite+aiosqlite:///{sqlite_dir / f'{label}.db'}"
         return
     name = f"blockpost_{label}_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(base_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin_statement(base_url, f'CREATE DATABASE "{name}"'))
     try:
         yield make_url(base_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        asyncio.run(_admin(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin_statement(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def wipe(db: Database) -> None:
