@@ -155,6 +155,28 @@ async def test_log_push_refuses_bad_lines_too_many_lines_and_too_much(
     await agent.close()
 
 
+async def test_output_no_database_can_store_is_kept_with_a_replacement_character(
+    app: FastAPI, admin: httpx.AsyncClient
+) -> None:
+    agent, job_id = await agent_running(app, admin, SPEC)
+    log_token = (await agent.job(job_id)).json()["logger"]["token"]
+    lines = [
+        event("cmd_output", output="binary \x00 out\n"),  # json.dumps spells it \u0000
+        '{"event": "cmd_output", "timestamp": 1, "output": "half \\ud83d pair\\n"}',
+        event("cmd_output", output="plain\n"),
+    ]
+    pushed = await agent.client.post(
+        f"/api/v1/logs/{job_id}",
+        params={"start_from": 0},
+        content="\n".join(lines),
+        headers={"Authorization": f"Bearer {log_token}"},
+    )
+    assert pushed.status_code == 200, pushed.text
+    events = (await admin.get(f"/api/v1alpha/logs/{job_id}")).json()["events"]
+    assert [e["output"] for e in events] == ["binary \ufffd out\n", "half \ufffd pair\n", "plain\n"]
+    await agent.close()
+
+
 async def test_stopping_a_running_job_reaches_the_agents_held_sync_at_once(
     app: FastAPI, admin: httpx.AsyncClient, settings
 ) -> None:

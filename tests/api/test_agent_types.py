@@ -1,9 +1,13 @@
 """Agent types and agents through the v1alpha API: shapes, rules, bad input."""
 
+import asyncio
+import time
+
 import httpx
 from fastapi import FastAPI
 
-from tests.api.agent_helpers import ProtocolAgent, create_type
+from blockpost.dispatch.queue import JobSpec
+from tests.api.agent_helpers import ProtocolAgent, create_type, enqueue
 
 TYPES = "/api/v1alpha/self_hosted_agent_types"
 
@@ -114,3 +118,28 @@ async def test_reset_token_replaces_the_registration_token(
     assert new != old
     assert (await ProtocolAgent(app, old, "a").register()).status_code == 404
     assert (await ProtocolAgent(app, new, "b").register()).status_code == 201
+
+
+async def test_an_idle_agent_on_the_quiet_path_still_hears_jobs_and_a_disable(
+    app: FastAPI, admin: httpx.AsyncClient
+) -> None:
+    """Once a claim found the type's queue empty, idle syncs skip loading the agent; a job
+    queued meanwhile still reaches a held sync at once, and a disable still lands."""
+    token = await create_type(admin, "s1-quiet")
+    first, second = ProtocolAgent(app, token, "quiet-1"), ProtocolAgent(app, token, "quiet-2")
+    await first.register()
+    await second.register()
+    assert (await first.sync("waiting-for-jobs"))["action"] == "continue"  # queue: empty
+    held = asyncio.create_task(second.sync("waiting-for-jobs"))
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    job_id = await enqueue(app, JobSpec(name="j", agent_type="s1-quiet", commands=["true"]))
+    answer = await held
+    assert (answer["action"], answer["job_id"]) == ("run-job", job_id)
+    assert time.monotonic() - started < 0.5  # woken, not answered at the hold's end
+    assert (await first.sync("waiting-for-jobs"))["action"] == "continue"
+    await admin.post(f"{TYPES}/s1-quiet/disable_all", data={"only_idle": "true"})
+    answer = await first.sync("waiting-for-jobs")
+    assert (answer["action"], answer["shutdown_reason"]) == ("shutdown", "requested")
+    await first.close()
+    await second.close()

@@ -3,6 +3,7 @@
 import json
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -130,3 +131,55 @@ async def test_arbitrary_project_bodies_never_cause_a_5xx(
             assert response.json()["message"]
     listed = await client.get(PROJECTS, params={"page_size": 200})
     assert len(listed.json()) == created
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (
+            '{"metadata": {"name": "a\\u0000b"}, "spec": {"repository": {"url": "https://x/y"}}}',
+            "metadata.name",
+        ),
+        (
+            '{"metadata": {"name": "p"}, "spec": {"repository": {"url": "https://x/\\ud974"}}}',
+            "spec.repository.url",
+        ),
+        ('{"metadata": {"name": "p", "x\\u0000": 1}}', "metadata.x?"),
+    ],
+)
+async def test_text_no_database_can_store_is_a_400_naming_the_field(
+    alice: httpx.AsyncClient, body: str, where: str
+) -> None:
+    response = await alice.post(
+        "/api/v1alpha/projects", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "message": f"{where}: must not contain NUL characters or unpaired surrogates"
+    }
+    assert (await alice.get("/api/v1alpha/projects")).json() == []
+
+
+async def test_nul_in_a_query_parameter_or_path_is_a_400_naming_it(
+    alice: httpx.AsyncClient,
+) -> None:
+    query = await alice.get("/api/v1alpha/plumber-workflows?project_id=a%00b")
+    assert query.status_code == 400
+    assert query.json()["message"].startswith("query parameter project_id: must not contain NUL")
+    path = await alice.get("/api/v1alpha/projects/a%00b")
+    assert path.status_code == 400
+    assert path.json()["message"].startswith("path: must not contain NUL")
+
+
+async def test_escaped_pairs_and_escaped_backslashes_are_ordinary_text(
+    alice: httpx.AsyncClient,
+) -> None:
+    body = (
+        '{"metadata": {"name": "emoji", "description": "ship it \\ud83d\\ude80 \\\\u0000"},'
+        ' "spec": {"repository": {"url": "https://x/y"}}}'
+    )
+    response = await alice.post(
+        "/api/v1alpha/projects", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["metadata"]["description"] == "ship it \U0001f680 \\u0000"

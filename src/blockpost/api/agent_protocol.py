@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from blockpost.api.deps import SessionDep, SettingsDep
@@ -84,13 +85,15 @@ async def register(body: RegisterIn, request: Request, session: SessionDep) -> R
     return RegisterOut(name=agent.name, token=secret)
 
 
-@router.post(f"{BASE}/sync", response_model=SyncOut)
-async def agent_sync(body: SyncIn, request: Request, settings: SettingsDep) -> dict[str, Any]:
-    """The agent reports its state; the answer says what to do. Idle syncs are held open."""
+@router.post(f"{BASE}/sync", response_model=SyncOut, response_class=JSONResponse)
+async def agent_sync(body: SyncIn, request: Request, settings: SettingsDep) -> JSONResponse:
+    """The agent reports its state; the answer says what to do. Idle syncs are held open.
+    The answer is sent as built (SyncOut documents it): most requests are these."""
     answer = await sync.sync(
         request.app.state.db,
         request.app.state.wakeups,
         request.state.agent_id,
+        request.state.agent_type,
         sync.SyncRequest(**body.model_dump()),
         hold=settings.sync_hold_seconds,
     )
@@ -98,7 +101,7 @@ async def agent_sync(body: SyncIn, request: Request, settings: SettingsDep) -> d
     metrics.syncs.labels(body.state).inc()
     if answer.pickup_seconds is not None:
         metrics.pickup.observe(answer.pickup_seconds)
-    return answer.as_json()
+    return JSONResponse(answer.as_json())
 
 
 @router.get(f"{BASE}/jobs/{{job_id}}")

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from blockpost import storable
 from blockpost.api.errors import error_response
 from blockpost.db.engine import Database
 from blockpost.dispatch import registry
@@ -100,9 +101,9 @@ class AuthMiddleware:
         self.app = app
         self.db = db
         self.principals = principals
-        # Agent token hash -> (agent id, expiry). Idle agents sync constantly; every
-        # protocol route loads the agent row again, so a removed agent still gets 404.
-        self._agents: dict[str, tuple[int, float]] = {}
+        # Agent token hash -> (agent id, type name, expiry). Idle agents sync constantly;
+        # every protocol route loads the agent row again, so a removed agent still gets 404.
+        self._agents: dict[str, tuple[int, str, float]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -140,7 +141,7 @@ class AuthMiddleware:
         if kind != "token":
             raise NotAuthenticated("the agent API takes 'Authorization: Token <token>'")
         if not path.startswith(LOG_PUSH) and path != REGISTER_PATH:
-            state["agent_id"] = await self._agent_id(secret)
+            state["agent_id"], state["agent_type"] = await self._agent(secret)
             return
         async with self.db.session() as session:
             if path.startswith(LOG_PUSH):
@@ -154,12 +155,13 @@ class AuthMiddleware:
                     raise NotFound("no agent type has this registration token")
                 state["agent_type_id"] = agent_type.id
 
-    async def _agent_id(self, secret: str) -> int:
+    async def _agent(self, secret: str) -> tuple[int, str]:
+        """The agent's id and its type's name (a token belongs to one agent, for good)."""
         key = token_hash(secret)
         cached = self._agents.get(key)
         now = time.monotonic()
-        if cached is not None and cached[1] > now:
-            return cached[0]  # no session at all: most requests of an idle fleet stop here
+        if cached is not None and cached[2] > now:
+            return cached[0], cached[1]  # no session: most requests of an idle fleet stop here
         async with self.db.session() as session:
             agent = await registry.agent_for_token(session, secret)
         if agent is None:
@@ -167,8 +169,8 @@ class AuthMiddleware:
             raise NotFound("agent not found (removed as lost or disconnected); register again")
         if len(self._agents) >= AGENT_CACHE_SIZE:
             self._agents.clear()
-        self._agents[key] = (agent.id, now + AGENT_CACHE_SECONDS)
-        return agent.id
+        self._agents[key] = (agent.id, agent.agent_type.name, now + AGENT_CACHE_SECONDS)
+        return agent.id, agent.agent_type.name
 
 
 def _nest(pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -201,15 +203,44 @@ def form_to_json(body: bytes) -> bytes:
     return json.dumps(_nest(parse_qsl(text, keep_blank_values=True))).encode()
 
 
+def _unstorable_query(scope: Scope) -> str | None:
+    """The path or the first query parameter holding a character no text column takes."""
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    query = scope.get("query_string", b"")
+    if b"%00" not in query:
+        return None
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return f"query parameter {name.replace(chr(0), '') or '?'}"
+    return None
+
+
+def _unstorable_body(body: bytes) -> str | None:
+    if not storable.escaped_in(body):
+        return None  # the usual case: no parse
+    try:
+        return storable.first_unstorable(json.loads(body))
+    except ValueError:
+        return None  # not JSON: FastAPI answers that
+
+
 class BodyMiddleware:
-    """Refuses bodies over the limit with 413 and turns url-encoded forms into JSON."""
+    """Refuses bodies over the limit with 413, turns url-encoded forms into JSON, and refuses
+    text no database column can hold (400 naming where it is) before any route sees it."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if (where := _unstorable_query(scope)) is not None:
+            await error_response(400, f"{where}: {storable.REASON}")(scope, receive, send)
+            return
+        if scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
@@ -235,6 +266,10 @@ class BodyMiddleware:
                 scope,
                 {b"content-type": b"application/json", b"content-length": str(len(body)).encode()},
             )
+        # Log pushes are agents' output, stored as sent: dispatch/logs.py makes them storable.
+        if not scope["path"].startswith(LOG_PUSH) and (where := _unstorable_body(body)):
+            await error_response(400, f"{where}: {storable.REASON}")(scope, receive, send)
+            return
         await self.app(scope, _replay(bytes(body), receive), send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from blockpost import storable
 from blockpost.db.models import Job, JobLogChunk
 from blockpost.errors import BlockpostError, InvalidInput
 
@@ -30,8 +31,11 @@ def parse_lines(body: str) -> list[str]:
     """The pushed body as event lines; each must be a JSON object with a known `event`.
 
     Split on "\n" only: JSON text may hold U+2028 and friends, which splitlines() splits on.
+    A NUL or an unpaired surrogate a command printed becomes U+FFFD: PostgreSQL cannot store
+    them, and the rest of the line is worth keeping.
     """
     lines = [line.rstrip("\r") for line in body.split("\n") if line.strip()]
+    rewrite = storable.escaped_in(body)
     if len(lines) > MAX_LINES_PER_PUSH:
         raise TooManyLines(f"at most {MAX_LINES_PER_PUSH} event lines per request")
     for number, line in enumerate(lines, start=1):
@@ -43,6 +47,8 @@ def parse_lines(body: str) -> list[str]:
             raise InvalidInput(
                 f"line {number}", f"must be an object with event one of {', '.join(EVENTS)}"
             )
+        if rewrite and storable.escaped_in(line):
+            lines[number - 1] = json.dumps(storable.storable(event), ensure_ascii=False)
     return lines
 
 

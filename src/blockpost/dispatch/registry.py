@@ -7,9 +7,9 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.models import Agent, AgentType, Job
@@ -47,6 +47,36 @@ async def agent_for_token(session: AsyncSession, token: str) -> Agent | None:
     return await session.scalar(
         select(Agent).where(Agent.token_hash == token_hash(token), Agent.state == "registered")
     )
+
+
+async def record_idle_sync(session: AsyncSession, agent_id: int, now: datetime) -> bool:
+    """Records a `waiting-for-jobs` sync in one statement; True when the agent has more to
+    hear than "no job yet" (disabled, interrupted, a job it lost track of, an idle timeout).
+    Core, not the ORM: an idle fleet's syncs are most of a server's requests."""
+    agents = Agent.__table__
+    state = "waiting-for-jobs"
+    flags = (
+        await session.execute(
+            update(agents)
+            .where(agents.c.id == agent_id, agents.c.state == "registered")
+            .values(
+                last_sync_at=now,
+                last_sync_state=state,
+                last_state_change_at=case(
+                    (agents.c.last_sync_state != state, now), else_=agents.c.last_state_change_at
+                ),
+            )
+            .returning(
+                agents.c.disabled_at,
+                agents.c.interrupted_at,
+                agents.c.job_id,
+                agents.c.idle_timeout,
+            )
+        )
+    ).first()
+    if flags is None:
+        raise NotFound("agent not found (removed as lost or disconnected); register again")
+    return any(flags)
 
 
 async def log_token_valid(session: AsyncSession, job_id: str, token: str) -> bool:

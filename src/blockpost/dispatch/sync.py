@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.engine import Database
 from blockpost.db.models import Agent, Job
-from blockpost.dispatch import queue
+from blockpost.dispatch import queue, registry
 from blockpost.dispatch.wakeup import Baton, Wakeups, wait_any
 from blockpost.errors import InvalidInput, NotFound
 from blockpost.timefmt import from_epoch, utcnow
@@ -147,8 +147,43 @@ async def _finished(
     return SyncAnswer("wait-for-jobs")
 
 
+async def _hold_idle(
+    db: Database, wakeups: Wakeups, agent_id: int, agent_type: str, deadline: datetime
+) -> SyncAnswer | None:
+    """An idle agent's sync when its type's queue is known empty: one UPDATE records it,
+    then it waits, without loading the agent. None when the sync needs a full look (it is
+    recorded by then): the agent has something to hear, or a job may be waiting."""
+    # Tickets before looking, as in `sync`.
+    tickets = [wakeups.for_agent(agent_id).ticket(), wakeups.closing]
+    baton = wakeups.for_type(agent_type)
+    turn = baton.join()
+    looks_next = False
+    try:
+        async with db.session() as session:
+            needs_look = await registry.record_idle_sync(session, agent_id, utcnow())
+        if needs_look or not baton.queue_empty():
+            looks_next = True
+            return None
+        remaining = (deadline - utcnow()).total_seconds()
+        if wakeups.closing.is_set():
+            return SyncAnswer("continue", next_sync_after=1000)
+        if remaining <= 0 or not await wait_any([*tickets, turn], remaining):
+            return SyncAnswer("continue", next_sync_after=RECONNECT_MS)
+        looks_next = True
+        return None
+    finally:
+        # A wake-up this sync got is used by the full look that follows, or passed on.
+        baton.leave(turn, looked=looks_next)
+
+
 async def sync(
-    db: Database, wakeups: Wakeups, agent_id: int, request: SyncRequest, *, hold: float
+    db: Database,
+    wakeups: Wakeups,
+    agent_id: int,
+    agent_type: str,
+    request: SyncRequest,
+    *,
+    hold: float,
 ) -> SyncAnswer:
     if request.state in LEGACY_FAILED_STATES:
         request = SyncRequest("finished-job", request.job_id, "failed", request.interrupted_at)
@@ -162,6 +197,11 @@ async def sync(
         hold = min(hold, RUNNING_HOLD)
     deadline = utcnow() + timedelta(seconds=hold)
     first = True
+    if request.state == "waiting-for-jobs" and request.interrupted_at <= 0:
+        held = await _hold_idle(db, wakeups, agent_id, agent_type, deadline)
+        if held is not None:
+            return held
+        first = False  # recorded
     baton: Baton | None = None
     turn: asyncio.Event | None = None  # this sync's place among the type's waiting agents
     try:
