@@ -65,7 +65,7 @@ class TokenOut(BaseModel):
 async def _agent(request: Request, session: SessionDep) -> Agent:
     agent = await session.get(Agent, request.state.agent_id)
     if agent is None or agent.state != "registered":
-        raise NotFound("agent not found (removed as lost or disconnected); register again")
+        raise NotFound(registry.AGENT_GONE)
     return agent
 
 

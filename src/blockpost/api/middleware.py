@@ -166,7 +166,7 @@ class AuthMiddleware:
             agent = await registry.agent_for_token(session, secret)
         if agent is None:
             self._agents.pop(key, None)
-            raise NotFound("agent not found (removed as lost or disconnected); register again")
+            raise NotFound(registry.AGENT_GONE)
         if len(self._agents) >= AGENT_CACHE_SIZE:
             self._agents.clear()
         self._agents[key] = (agent.id, agent.agent_type.name, now + AGENT_CACHE_SECONDS)

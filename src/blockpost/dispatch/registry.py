@@ -43,6 +43,10 @@ async def type_for_token(session: AsyncSession, token: str) -> AgentType | None:
     return await session.scalar(select(AgentType).where(AgentType.token_hash == token_hash(token)))
 
 
+# What every agent request hears once its agent is gone: the agent registers again.
+AGENT_GONE = "agent not found (removed as lost or disconnected); register again"
+
+
 async def agent_for_token(session: AsyncSession, token: str) -> Agent | None:
     return await session.scalar(
         select(Agent).where(Agent.token_hash == token_hash(token), Agent.state == "registered")
@@ -75,7 +79,7 @@ async def record_idle_sync(session: AsyncSession, agent_id: int, now: datetime) 
         )
     ).first()
     if flags is None:
-        raise NotFound("agent not found (removed as lost or disconnected); register again")
+        raise NotFound(AGENT_GONE)
     return any(flags)
 
 

@@ -63,7 +63,7 @@ def _busy_interval() -> int:
 async def _load(session: AsyncSession, agent_id: int) -> Agent:
     agent = await session.get(Agent, agent_id, populate_existing=True)
     if agent is None or agent.state != "registered":
-        raise NotFound("agent not found (removed as lost or disconnected); register again")
+        raise NotFound(registry.AGENT_GONE)
     return agent
 
 
@@ -147,6 +147,20 @@ async def _finished(
     return SyncAnswer("wait-for-jobs")
 
 
+async def _wait(
+    wakeups: Wakeups, tickets: list[asyncio.Event], deadline: datetime, interval: int
+) -> SyncAnswer | None:
+    """Holds the sync until a ticket fires (None: look again) or the hold ends."""
+    if wakeups.closing.is_set():
+        # this server is stopping: the agent comes back (to it or to another replica)
+        return SyncAnswer("continue", next_sync_after=1000)
+    remaining = (deadline - utcnow()).total_seconds()
+    if remaining <= 0 or not await wait_any([*tickets, wakeups.closing], remaining):
+        # No last look: the agent is back within next_sync_after, and that sync looks.
+        return SyncAnswer("continue", next_sync_after=min(interval, 2000))
+    return None
+
+
 async def _hold_idle(
     db: Database, wakeups: Wakeups, agent_id: int, agent_type: str, deadline: datetime
 ) -> SyncAnswer | None:
@@ -154,7 +168,7 @@ async def _hold_idle(
     then it waits, without loading the agent. None when the sync needs a full look (it is
     recorded by then): the agent has something to hear, or a job may be waiting."""
     # Tickets before looking, as in `sync`.
-    tickets = [wakeups.for_agent(agent_id).ticket(), wakeups.closing]
+    tickets = [wakeups.for_agent(agent_id).ticket()]
     baton = wakeups.for_type(agent_type)
     turn = baton.join()
     looks_next = False
@@ -164,13 +178,9 @@ async def _hold_idle(
         if needs_look or not baton.queue_empty():
             looks_next = True
             return None
-        remaining = (deadline - utcnow()).total_seconds()
-        if wakeups.closing.is_set():
-            return SyncAnswer("continue", next_sync_after=1000)
-        if remaining <= 0 or not await wait_any([*tickets, turn], remaining):
-            return SyncAnswer("continue", next_sync_after=RECONNECT_MS)
-        looks_next = True
-        return None
+        held = await _wait(wakeups, [*tickets, turn], deadline, RECONNECT_MS)
+        looks_next = held is None
+        return held
     finally:
         # A wake-up this sync got is used by the full look that follows, or passed on.
         baton.leave(turn, looked=looks_next)
@@ -226,14 +236,9 @@ async def sync(
                     answer = SyncAnswer("continue", next_sync_after=1000)
             if answer is not None:
                 return answer
-            remaining = (deadline - utcnow()).total_seconds()
-            if wakeups.closing.is_set():
-                # this server is stopping: the agent comes back (to it or to another replica)
-                return SyncAnswer("continue", next_sync_after=1000)
-            if remaining <= 0 or not await wait_any([*tickets, wakeups.closing], remaining):
-                # No last look: the agent is back within next_sync_after, and that sync looks.
-                interval = RECONNECT_MS if request.state == "waiting-for-jobs" else _busy_interval()
-                return SyncAnswer("continue", next_sync_after=min(interval, 2000))
+            interval = RECONNECT_MS if request.state == "waiting-for-jobs" else _busy_interval()
+            if (held := await _wait(wakeups, tickets, deadline, interval)) is not None:
+                return held
             if baton is not None and turn is not None:
                 baton.leave(turn, looked=True)
                 turn = None

@@ -72,7 +72,8 @@ def check_repository_url(url: str, *, allow_local: bool) -> None:
         raise InvalidInput(where, "must not contain control characters")
     if url.startswith("-"):
         raise InvalidInput(where, "must not start with '-' (git would read it as an option)")
-    scheme = URL_SCHEME_RE.match(url)
+    match = URL_SCHEME_RE.match(url)
+    scheme = match.group(1).lower() if match else None
     if not (scheme or url.startswith("/") or SCP_LIKE_RE.match(url)):
         raise InvalidInput(
             where,
@@ -81,9 +82,9 @@ def check_repository_url(url: str, *, allow_local: bool) -> None:
         )
     if "::" in url.split("/", 1)[0]:
         raise InvalidInput(where, "must not name a git transport helper ('name::address')")
-    if scheme and scheme.group(1).lower() not in GIT_SCHEMES:
-        raise InvalidInput(where, f"scheme {scheme.group(1)}:// is not one git fetches here")
-    local = url.startswith("/") or (scheme is not None and scheme.group(1).lower() == "file")
+    if match and scheme not in GIT_SCHEMES:
+        raise InvalidInput(where, f"scheme {match.group(1)}:// is not one git fetches here")
+    local = url.startswith("/") or scheme == "file"
     if local and not allow_local:
         raise InvalidInput(
             where,
