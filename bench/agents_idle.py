@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from common import Row, report, running_server
-from fake_agents import FakeAgent, register_all
+from fake_agents import FakeAgent, register_all, stop_fleet
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -56,10 +56,7 @@ async def idle_agents(
     failed = [task.exception() for task in tasks if task.done()]
     if failed:
         raise RuntimeError(f"{len(failed)} agents stopped polling: {failed[0]!r}")
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await asyncio.gather(*(agent.disconnect() for agent in agents), return_exceptions=True)
+    await stop_fleet(tasks, agents)
     return {
         "cpu_percent": 100 * cpu_used / elapsed,
         "rss_mb": rss,

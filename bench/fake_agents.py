@@ -118,14 +118,21 @@ class FakeAgent:
         await self.job(job_id)
         await self.sync("finished-job", job_id, "passed")
 
-    async def work(self, on_job: Callable[[str], None] | None = None) -> None:
-        """Waits for jobs and runs them until cancelled or told to shut down."""
+    async def work(
+        self,
+        on_job: Callable[[str], None] | None = None,
+        on_done: Callable[[str], None] | None = None,
+    ) -> None:
+        """Waits for jobs and runs them until cancelled or told to shut down; `on_job` hears
+        of each job as it is given, `on_done` once it is reported."""
         while True:
             answer = await self.sync("waiting-for-jobs")
             if answer["action"] == "run-job":
                 if on_job is not None:
                     on_job(answer["job_id"])
                 await self.run_job(answer["job_id"])
+                if on_done is not None:
+                    on_done(answer["job_id"])
             elif answer["action"] == "shutdown":
                 return
 
@@ -160,6 +167,14 @@ class FleetStats:
 async def register_all(agents: list[FakeAgent]) -> None:
     for start in range(0, len(agents), 50):
         await asyncio.gather(*(agent.register() for agent in agents[start : start + 50]))
+
+
+async def stop_fleet(tasks: list[asyncio.Task[Any]], agents: list[FakeAgent]) -> None:
+    """Cancels the agents' tasks and disconnects the agents."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*(agent.disconnect() for agent in agents), return_exceptions=True)
 
 
 async def submit(
@@ -211,10 +226,7 @@ async def run_fleet(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.sleep(args.seconds)
     done, elapsed = stats.done - done_before, time.monotonic() - started
     failed = [task for task in tasks if task.done() and task.exception()]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await asyncio.gather(*(agent.disconnect() for agent in agents), return_exceptions=True)
+    await stop_fleet(tasks, agents)
     if failed:
         raise RuntimeError(f"a load task failed: {failed[0].exception()!r}")
     return {

@@ -10,7 +10,7 @@ import asyncio
 import time
 
 from common import Row, median, percentile, report, running_server
-from fake_agents import Connection, FakeAgent, job_body, register_all
+from fake_agents import Connection, FakeAgent, job_body, register_all, stop_fleet
 
 
 async def measure(bench, agents: int, samples: int) -> tuple[list[float], list[float]]:
@@ -21,15 +21,10 @@ async def measure(bench, agents: int, samples: int) -> tuple[list[float], list[f
     received: dict[str, float] = {}
     finished = asyncio.Event()
 
-    async def work(agent: FakeAgent) -> None:
-        while True:
-            answer = await agent.sync("waiting-for-jobs")
-            if answer["action"] == "run-job":
-                received[answer["job_id"]] = time.perf_counter()
-                await agent.run_job(answer["job_id"])
-                finished.set()
+    def picked(job_id: str) -> None:
+        received[job_id] = time.perf_counter()
 
-    tasks = [asyncio.create_task(work(agent)) for agent in fleet]
+    tasks = [asyncio.create_task(agent.work(picked, lambda _: finished.set())) for agent in fleet]
     api = Connection(bench.server.url)
     pickups, posts = [], []
     try:
@@ -47,11 +42,8 @@ async def measure(bench, agents: int, samples: int) -> tuple[list[float], list[f
             pickups.append((received[job_id] - start) * 1000)
             posts.append((posted - start) * 1000)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         api.close()
-        await asyncio.gather(*(agent.disconnect() for agent in fleet), return_exceptions=True)
+        await stop_fleet(tasks, fleet)
     return pickups, posts
 
 
