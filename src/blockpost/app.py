@@ -71,7 +71,11 @@ def create_app(settings: Settings) -> FastAPI:
         engine.start()
         scheduler = Scheduler(engine_ctx, metrics=app.state.metrics)
         scheduler.start()
+        for service in app.state.services:
+            service.start()
         yield
+        for service in reversed(app.state.services):
+            await service.stop()
         await scheduler.stop()
         await engine.stop()
         await reaper.stop()
@@ -96,6 +100,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.login_limiter = LoginLimiter()
     app.state.sealer = engine_ctx.sealer
+    # More loop services for this process alone (`serve` adds the embedded agents' supervisor).
+    app.state.services = []
     install_error_handlers(app)
     # Starlette runs the last-added middleware first: authenticate, then read the body.
     app.add_middleware(BodyMiddleware, max_bytes=settings.max_body_bytes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost import __version__
+from blockpost.agent.sandbox import AGENT_TOKEN_VARIABLE, SandboxMode
 from blockpost.config import Settings
 from blockpost.db import migrate
 from blockpost.db.engine import Database
@@ -73,11 +75,52 @@ def _parser() -> argparse.ArgumentParser:
 
     agent = commands.add_parser("agent", help="run a self-hosted agent against a server")
     agent.add_argument("--url", required=True, help="server URL, e.g. http://127.0.0.1:8000")
-    agent.add_argument("--token", required=True, help="the agent type's registration token")
+    agent.add_argument(
+        "--token-file",
+        type=Path,
+        help="file holding the agent type's registration token (or BLOCKPOST_AGENT_TOKEN)",
+    )
+    agent.add_argument(
+        "--token", help="the registration token itself (visible to every local user in ps)"
+    )
     agent.add_argument("--name", default="", help="agent name (random by default)")
     agent.add_argument("--disconnect-after-job", action="store_true")
     agent.add_argument("--disconnect-after-idle-timeout", type=int, default=0, metavar="SECONDS")
-    agent.add_argument("--workdir", type=Path, help="where jobs run (default: home directory)")
+    agent.add_argument(
+        "--jobs-dir",
+        "--workdir",
+        type=Path,
+        help="where each job gets its own directory (default: TMPDIR/blockpost-jobs)",
+    )
+    agent.add_argument(
+        "--sandbox",
+        choices=[mode.value for mode in SandboxMode],
+        default=SandboxMode.NONE.value,
+        help="run each job in a bubblewrap sandbox (auto: when bwrap works here)",
+    )
+    agent.add_argument(
+        "--job-user", default="", help="when the agent runs as root, run jobs as this user"
+    )
+    agent.add_argument(
+        "--hide",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a path sandboxed jobs never see (repeat for more)",
+    )
+    agent.add_argument(
+        "--pass-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an environment variable of the agent's that jobs get too (repeat for more)",
+    )
+    agent.add_argument(
+        "--local-repositories",
+        action="store_true",
+        help="let a sandboxed job read its repository when that is a path on this machine",
+    )
 
     validate = commands.add_parser(
         "validate", help="check pipeline YAML files (no server or database needed)"
@@ -198,6 +241,54 @@ def _validate(files: list[Path]) -> int:
     return 1 if failed else 0
 
 
+def _agent_token(args: argparse.Namespace) -> str:
+    """From --token, --token-file or BLOCKPOST_AGENT_TOKEN, which jobs never inherit."""
+    from_env = os.environ.pop(AGENT_TOKEN_VARIABLE, "")
+    if args.token:
+        return str(args.token)
+    if args.token_file:
+        return str(args.token_file.read_text().strip())
+    return from_env
+
+
+def _agent(args: argparse.Namespace) -> int:
+    from blockpost.agent.main import AgentOptions, run_agent
+    from blockpost.agent.sandbox import SandboxUnavailable, check_jobs_dir, isolation_for
+
+    try:
+        token = _agent_token(args)
+    except OSError as exc:
+        print(f"blockpost agent: cannot read --token-file: {exc}", file=sys.stderr)
+        return 2
+    if not token:
+        print(
+            f"blockpost agent: no registration token: give --token-file FILE or set "
+            f"{AGENT_TOKEN_VARIABLE}",
+            file=sys.stderr,
+        )
+        return 2
+    options = AgentOptions(
+        url=args.url,
+        token=token,
+        name=args.name,
+        disconnect_after_job=args.disconnect_after_job,
+        idle_timeout=args.disconnect_after_idle_timeout,
+        pass_env=tuple(name for name in args.pass_env if name != AGENT_TOKEN_VARIABLE),
+        local_repositories=args.local_repositories,
+    )
+    if args.jobs_dir:
+        options.jobs_dir = args.jobs_dir
+    try:
+        options.isolation, described = isolation_for(
+            SandboxMode(args.sandbox), args.job_user, (*args.hide, options.jobs_dir)
+        )
+        check_jobs_dir(options.jobs_dir, options.isolation)
+    except (SandboxUnavailable, OSError) as exc:
+        print(f"blockpost agent: {exc}", file=sys.stderr)
+        return 2
+    return run_agent(options, described)
+
+
 def _setting_problem(err: Any) -> str:
     """`setting port (BLOCKPOST_PORT): Input should be ... (got 70000)`."""
     field = ".".join(str(p) for p in err["loc"])
@@ -213,18 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "validate":
         return _validate(args.files)
     if args.command == "agent":
-        from blockpost.agent.main import AgentOptions, run_agent
-
-        options = AgentOptions(
-            url=args.url,
-            token=args.token,
-            name=args.name,
-            disconnect_after_job=args.disconnect_after_job,
-            idle_timeout=args.disconnect_after_idle_timeout,
-        )
-        if args.workdir:
-            options.workdir = args.workdir
-        return run_agent(options)
+        return _agent(args)
     try:
         settings = _settings(args)
     except ValidationError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -9,6 +10,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from blockpost.agent.sandbox import SandboxMode
+from blockpost.dispatch.embedded import EmbeddedUsers
 
 SECRET_KEY_FILE = "secret.key"
 SQLITE_FILE = "blockpost.db"
@@ -49,6 +53,25 @@ class Settings(BaseSettings):
     )
     agents: int = Field(
         default=1, ge=0, le=64, description="Embedded agents `serve` starts (type s1-local)."
+    )
+    jobs_dir: Path | None = Field(
+        default=None,
+        description="Where the embedded agents make each job's directory; default: "
+        "`blockpost-jobs` beside the data dir.",
+    )
+    job_sandbox: SandboxMode = Field(
+        default=SandboxMode.AUTO,
+        description="How the embedded agents isolate a job: bwrap (bubblewrap), none, or "
+        "auto (bwrap when it works on this machine).",
+    )
+    job_user: str = Field(
+        default="nobody",
+        description="When the server runs as root, the user the embedded agents run jobs as.",
+    )
+    embedded_agent_users: EmbeddedUsers | None = Field(
+        default=None,
+        description="Whose jobs the embedded agents run: all, or admins; default: all when "
+        "a job sandbox is in force, otherwise admins.",
     )
     hosted_agent_type: str = Field(
         default="s1-local",
@@ -97,9 +120,26 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / SQLITE_FILE).resolve()}"
 
+    @property
+    def embedded_policy(self) -> EmbeddedUsers | None:
+        """Whose jobs the embedded agents take; None when there are none. `serve` sets
+        embedded_agent_users once it knows whether a sandbox is in force."""
+        if not self.agents:
+            return None
+        return self.embedded_agent_users or EmbeddedUsers.ADMINS
+
+    @property
+    def effective_jobs_dir(self) -> Path:
+        if self.jobs_dir is not None:
+            return self.jobs_dir.resolve()
+        return self.data_dir.resolve().parent / "blockpost-jobs"
+
     def prepare_data_dir(self) -> None:
-        """Create the data dir and make sure a secret key exists (kept in the dir if generated)."""
+        """Create the data dir (0700: only the server's user may enter) and make sure a
+        secret key exists (kept in the dir if generated)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(PermissionError):  # not ours to change; its owner decides
+            self.data_dir.chmod(0o700)
         if self.secret_key:
             return
         key_file = self.data_dir / SECRET_KEY_FILE

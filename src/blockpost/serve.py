@@ -4,29 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import signal
 import socket
-import subprocess
-import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from blockpost.agent.sandbox import (
+    SandboxMode,
+    SandboxUnavailable,
+    check_jobs_dir,
+    isolation_for,
+)
 from blockpost.app import create_app
 from blockpost.config import Settings
 from blockpost.db import migrate
 from blockpost.db.engine import Database
 from blockpost.db.models import AgentType
 from blockpost.dispatch import agent_types
+from blockpost.dispatch.embedded import EMBEDDED_AGENT_TYPE, EmbeddedUsers
+from blockpost.dispatch.supervisor import EmbeddedAgentsConfig, Supervisor
+from blockpost.errors import BlockpostError
 from blockpost.logformat import log_config
 from blockpost.services.users import ADMIN_USERNAME, ensure_admin
 
-LOCAL_AGENT_TYPE = "s1-local"
+log = logging.getLogger("blockpost.serve")
 LOCAL_TOKEN_FILE = "local-agent.token"
 # Held syncs and log tails would otherwise keep a stopping server waiting for their hold.
 SHUTDOWN_GRACE_SECONDS = 3
@@ -35,13 +46,13 @@ SHUTDOWN_GRACE_SECONDS = 3
 async def _local_agent_token(session: AsyncSession, data_dir: Path) -> str:
     """The registration token of s1-local, kept in the data dir (0600) for the embedded agents."""
     token_file = data_dir / LOCAL_TOKEN_FILE
-    exists = await session.scalar(select(AgentType.id).where(AgentType.name == LOCAL_AGENT_TYPE))
+    exists = await session.scalar(select(AgentType.id).where(AgentType.name == EMBEDDED_AGENT_TYPE))
     if exists is not None and token_file.exists():
         return token_file.read_text().strip()
     view = await (
-        agent_types.reset_token(session, LOCAL_AGENT_TYPE)
+        agent_types.reset_token(session, EMBEDDED_AGENT_TYPE)
         if exists is not None
-        else agent_types.create(session, LOCAL_AGENT_TYPE)
+        else agent_types.create(session, EMBEDDED_AGENT_TYPE)
     )
     assert view.registration_token is not None
     token_file.touch(mode=0o600)
@@ -64,43 +75,61 @@ async def _prepare(settings: Settings) -> tuple[str | None, str | None]:
         await db.dispose()
 
 
-def _start_agents(settings: Settings, token: str) -> list[subprocess.Popen[bytes]]:
-    """Embedded agents: ordinary `blockpost agent` processes on loopback (they retry until
-    the server listens), so a job's commands can never take the server down with them."""
-    url = f"http://127.0.0.1:{settings.port}"
-    agents = []
-    for number in range(1, settings.agents + 1):
-        workdir = (settings.data_dir / "agents" / str(number)).resolve()
-        workdir.mkdir(parents=True, exist_ok=True)
-        command = [
-            sys.executable,
-            "-m",
-            "blockpost",
-            "agent",
-            "--url",
-            url,
-            "--token",
-            token,
-            "--name",
-            f"local-{socket.gethostname()}-{number}"[:80],
-            "--workdir",
-            str(workdir),
-        ]
-        agents.append(subprocess.Popen(command))
-    return agents
+@dataclass(frozen=True)
+class EmbeddedIsolation:
+    sandbox: SandboxMode  # as resolved on this machine: bwrap or none
+    job_user: str  # "" when jobs run as the server's own user
+    line: str
 
 
-def _stop_agents(agents: list[subprocess.Popen[bytes]]) -> None:
-    for agent in agents:
-        agent.terminate()
-    for agent in agents:
-        try:
-            agent.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            agent.kill()
+def _isolation(settings: Settings) -> EmbeddedIsolation:
+    """The embedded agents' isolation on this machine; also decides whose jobs they take
+    when the operator did not say."""
+    job_user = settings.job_user if os.geteuid() == 0 else ""
+    try:
+        isolation, line = isolation_for(settings.job_sandbox, job_user, ())
+        check_jobs_dir(settings.effective_jobs_dir, isolation)
+    except SandboxUnavailable as exc:
+        raise BlockpostError(f"BLOCKPOST_JOB_SANDBOX={settings.job_sandbox}: {exc}") from None
+    if settings.embedded_agent_users is None:
+        settings.embedded_agent_users = (
+            EmbeddedUsers.ALL if isolation.sandbox else EmbeddedUsers.ADMINS
+        )
+    mode = SandboxMode.BWRAP if isolation.sandbox else SandboxMode.NONE
+    return EmbeddedIsolation(mode, job_user, line)
 
 
-def banner(settings: Settings, new_admin_password: str | None) -> str:
+def _hidden(settings: Settings) -> tuple[Path, ...]:
+    """What a sandboxed job must never see, even under a path it may read."""
+    hidden = [settings.data_dir.resolve()]
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        hidden.append(Path(url.database).resolve().parent)
+    return tuple(dict.fromkeys(hidden))
+
+
+def _supervisor(
+    settings: Settings, token: str, isolation: EmbeddedIsolation, app: FastAPI
+) -> Supervisor:
+    names = tuple(
+        f"local-{socket.gethostname()}-{number}"[:80] for number in range(1, settings.agents + 1)
+    )
+    config = EmbeddedAgentsConfig(
+        url=f"http://127.0.0.1:{settings.port}",
+        token=token,
+        names=names,
+        jobs_dir=settings.effective_jobs_dir,
+        sandbox=isolation.sandbox,
+        job_user=isolation.job_user,
+        hide=_hidden(settings),
+        local_repositories=settings.allow_local_repositories,
+    )
+    return Supervisor(config, app.state.db, app.state.wakeups)
+
+
+def banner(
+    settings: Settings, new_admin_password: str | None, isolation: EmbeddedIsolation | None
+) -> str:
     url = f"http://{settings.host}:{settings.port}"
     if new_admin_password is not None:
         login = f"{ADMIN_USERNAME} / {new_admin_password}   (created now; shown only this once)"
@@ -113,7 +142,17 @@ def banner(settings: Settings, new_admin_password: str | None) -> str:
             f"  login:     {login}",
             f"  data dir:  {settings.data_dir.resolve()}",
             f"  database:  {_redacted(settings.effective_database_url)}",
-            f"  agents:    {settings.agents} embedded, type {LOCAL_AGENT_TYPE} (--agents 0: none)",
+            f"  agents:    {settings.agents} embedded, type {EMBEDDED_AGENT_TYPE} "
+            "(--agents 0: none)",
+            *(
+                [
+                    f"  jobs:      {isolation.line}",
+                    f"             in {settings.effective_jobs_dir}; embedded agents take "
+                    f"jobs of {settings.embedded_agent_users} users",
+                ]
+                if isolation
+                else []
+            ),
         ]
     )
 
@@ -142,13 +181,29 @@ class _Server(uvicorn.Server):
 
 def serve(settings: Settings) -> None:
     settings.prepare_data_dir()
+    isolation = _isolation(settings) if settings.agents else None
     new_password, local_token = asyncio.run(_prepare(settings))
-    print(banner(settings, new_password), flush=True)
+    print(banner(settings, new_password, isolation), flush=True)
+    if isolation is not None and isolation.sandbox is SandboxMode.NONE:
+        log.warning(
+            "no job sandbox: %s. Only administrators' jobs run on the embedded agents unless "
+            "BLOCKPOST_EMBEDDED_AGENT_USERS says otherwise; see README, Security model.",
+            isolation.line,
+        )
     # uvicorn re-raises the SIGTERM it caught once it has shut down. With this handler in
-    # place (uvicorn restores it) that becomes a normal exit, so `finally` stops the agents.
+    # place (uvicorn restores it) that becomes a normal exit.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    agents = _start_agents(settings, local_token) if local_token else []
     app = create_app(settings)
+    supervisor = None
+    if local_token and isolation is not None:
+        supervisor = _supervisor(settings, local_token, isolation, app)
+        app.state.services.append(supervisor)
+
+    def on_exit() -> None:
+        app.state.wakeups.close()
+        if supervisor is not None:
+            supervisor.interrupt()
+
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -159,7 +214,4 @@ def serve(settings: Settings) -> None:
         log_config=log_config(settings.log_format),
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
-    try:
-        _Server(config, app.state.wakeups.close).run()
-    finally:
-        _stop_agents(agents)
+    _Server(config, on_exit).run()

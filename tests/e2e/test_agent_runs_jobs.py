@@ -60,6 +60,10 @@ class Rig:
         self.agents.append(agent)
         return agent
 
+    def job_home(self, job_id: str) -> Path:
+        """Each job gets its own directory under the agent's jobs dir; HOME is in it."""
+        return self.home / job_id / "home"
+
     def submit(self, commands: list[str], **spec: object) -> str:
         body = {
             "metadata": {"name": "e2e"},
@@ -150,7 +154,7 @@ def test_commands_share_one_shell_with_env_files_and_epilogues(rig: Rig) -> None
     job = rig.wait(job_id)
     assert job["status"]["result"] == "PASSED"
     log = rig.log(job_id)
-    assert f"pwd\n{rig.home}/work/sub\n" in log
+    assert f"pwd\n{rig.job_home(job_id)}/work/sub\n" in log
     assert "from-export / it's quoted\n" in log
     assert "greet function\nhello function\n" in log
     assert "644\nKEY-CONTENT\n" in log  # the jobs API writes files with mode 0644
@@ -180,7 +184,7 @@ def test_the_first_failing_command_fails_the_job_and_skips_the_rest(rig: Rig) ->
 def test_stopping_a_job_kills_its_whole_process_tree(rig: Rig) -> None:
     job_id = rig.submit(["sleep 600 & echo $! > ~/background.pid", "sleep 600"])
     rig.wait(job_id, "RUNNING")
-    pid_file = rig.home / "background.pid"
+    pid_file = rig.job_home(job_id) / "background.pid"
     deadline = time.monotonic() + 10
     while not pid_file.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -315,7 +319,7 @@ def test_checkout_clones_the_repository_at_the_sha_and_enters_it(rig: Rig, tmp_p
     job = rig.wait(job_id)
     log = rig.log(job_id)
     assert job["status"]["result"] == "PASSED", log
-    assert f"pwd\n{rig.home}/app\n" in log
+    assert f"pwd\n{rig.job_home(job_id)}/app\n" in log
     assert "cat README\nfirst\n" in log
     assert f"git rev-parse HEAD\n{first}\n" in log
 

@@ -19,11 +19,16 @@ import httpx
 from blockpost import __version__
 from blockpost.agent.logship import LogShipper
 from blockpost.agent.runner import JobRunner
+from blockpost.agent.sandbox import Isolation, local_repository
+from blockpost.agent.workspace import Workspace, base_environment, default_jobs_dir
 
 log = logging.getLogger("blockpost.agent")
 API = "/api/v1/self_hosted_agents"
 REQUEST_TIMEOUT = 30.0  # as the official agent: held syncs are answered well before this
 GIVE_UP_AFTER = 600.0  # no successful sync for this long: shut down
+REGISTER_BACKOFF_MAX = 30.0
+# Registration answers that no retry can change: a wrong token, a malformed request.
+REGISTER_FATAL = {400, 401, 403, 422}
 
 
 @dataclass
@@ -33,7 +38,10 @@ class AgentOptions:
     name: str = ""
     disconnect_after_job: bool = False
     idle_timeout: int = 0
-    workdir: Path = field(default_factory=Path.home)
+    jobs_dir: Path = field(default_factory=default_jobs_dir)
+    isolation: Isolation = field(default_factory=Isolation)
+    pass_env: tuple[str, ...] = ()  # agent variables the operator lets every job see
+    local_repositories: bool = False  # a sandboxed job may read its local repository
 
 
 class Agent:
@@ -58,7 +66,8 @@ class Agent:
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Token {self.agent_token}"}
 
-    async def register(self) -> None:
+    async def register(self) -> bool:
+        """True once registered; False when interrupted first."""
         body = {
             "name": self.options.name,
             "version": __version__,
@@ -71,7 +80,11 @@ class Agent:
             "interruption_grace_period": 0,
             "job_id": "",
         }
-        for attempt in range(30):
+        # The server may be starting, restarting, or still holding this name for a moment:
+        # retry with backoff; only answers no retry can change end the agent.
+        deadline = time.monotonic() + GIVE_UP_AFTER
+        delay = 0.5
+        while time.monotonic() < deadline and not self.interrupted_at:
             try:
                 response = await self.client.post(
                     f"{API}/register",
@@ -79,17 +92,27 @@ class Agent:
                     headers={"Authorization": f"Token {self.options.token}"},
                 )
             except httpx.HTTPError as exc:
-                log.warning("register failed (%s); attempt %d", exc, attempt + 1)
+                log.warning("register failed (%s); retrying in %.1f s", exc, delay)
             else:
                 if response.status_code == 201:
                     self.agent_token = response.json()["token"]
                     log.info("registered as %s", response.json()["name"])
-                    return
-                if 400 <= response.status_code < 500:
+                    return True
+                if response.status_code in REGISTER_FATAL:
                     raise SystemExit(
                         f"registration refused: {response.status_code} {response.text}"
                     )
-            await asyncio.sleep(1)
+                log.warning(
+                    "register answered %s %s; retrying in %.1f s",
+                    response.status_code,
+                    response.text[:200],
+                    delay,
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.poked.wait(), delay)
+            delay = min(delay * 2, REGISTER_BACKOFF_MAX)
+        if self.interrupted_at:
+            return False
         raise SystemExit("could not register with the server")
 
     async def _sync(self) -> dict[str, Any]:
@@ -141,7 +164,11 @@ class Agent:
         logger = payload["logger"]
         shipper = LogShipper(self.client, logger["url"], logger["token"], self._refresh_log_token)
         shipper.start()
-        self.runner = JobRunner(payload, self.options.workdir, shipper)
+        isolation = self.options.isolation
+        workspace = Workspace(self.options.jobs_dir, job_id, isolation.user)
+        env = base_environment(workspace, isolation.user, self.options.pass_env)
+        readable = local_repository(payload) if self.options.local_repositories else ()
+        self.runner = JobRunner(payload, workspace, isolation, env, shipper, readable)
         self.job_task = asyncio.create_task(self._run_job(self.runner, shipper))
         self.job_task.add_done_callback(lambda _task: self.poked.set())
         self.state = "running-job"
@@ -180,7 +207,8 @@ class Agent:
             self.poked.set()
 
     async def run(self) -> int:
-        await self.register()
+        if not await self.register():
+            return 0
         last_ok = time.monotonic()
         try:
             while True:
@@ -225,10 +253,14 @@ class Agent:
             await self.client.aclose()
 
 
-def run_agent(options: AgentOptions) -> int:
+def run_agent(options: AgentOptions, isolation_line: str) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s")
     # httpx logs every request at INFO: a line per sync and per log push.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if options.isolation.sandbox or options.isolation.user:
+        log.info("%s", isolation_line)
+    else:
+        log.warning("%s", isolation_line)
 
     async def main() -> int:
         agent = Agent(options)

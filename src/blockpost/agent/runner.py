@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from blockpost.agent.logship import LogShipper
+from blockpost.agent.sandbox import Isolation
 from blockpost.agent.shell import Shell, ShellGone
+from blockpost.agent.workspace import Workspace
 
 SAFE_VALUE = re.compile(r"^[\w@%+=:,./-]*$")
-CHECKOUT = Path(__file__).with_name("checkout.sh")
+FILE_MODE = re.compile(r"^0?[0-7]{3}$")
 
 
 def shell_quote(value: str) -> str:
@@ -21,11 +23,36 @@ def shell_quote(value: str) -> str:
     return "'" + value.replace("'", "'\"'\"'") + "'"
 
 
+def home_path(path: str) -> str:
+    """A payload file path as shell text: relative and `~/` paths land in the job's HOME."""
+    if path.startswith("/"):
+        return shell_quote(path)
+    relative = path[2:] if path.startswith("~/") else path
+    return '"$HOME"/' + shell_quote(relative)
+
+
 class JobRunner:
-    def __init__(self, payload: dict[str, Any], workdir: Path, logs: LogShipper) -> None:
+    """Runs one payload in a fresh workspace; `env` is the job's base environment."""
+
+    def __init__(
+        self,
+        payload: dict[str, Any],
+        workspace: Workspace,
+        isolation: Isolation,
+        env: dict[str, str],
+        logs: LogShipper,
+        readable: tuple[Path, ...] = (),
+    ) -> None:
         self.payload = payload
         self.logs = logs
-        self.shell = Shell(workdir, prelude=f"source {CHECKOUT}")
+        self.workspace = workspace
+        self.shell = Shell(
+            workspace,
+            isolation,
+            env,
+            prelude=f"source {workspace.control / 'checkout.sh'}",
+            readable=readable,
+        )
         self.stopped = False
 
     async def _output(self, text: str) -> None:
@@ -48,8 +75,8 @@ class JobRunner:
         return code
 
     async def _export(self, variables: list[tuple[str, str]]) -> int:
-        env_file = self.shell.tmp / f"env-{time.time_ns()}"
-        env_file.write_text("".join(f"export {n}={shell_quote(v)}\n" for n, v in variables))
+        exports = "".join(f"export {n}={shell_quote(v)}\n" for n, v in variables)
+        env_file = self.workspace.write(f"env-{time.time_ns()}", exports.encode())
         self.logs.emit("cmd_started", directive="Exporting environment variables")
         for name, _ in variables:
             self.logs.emit("cmd_output", output=f"Exporting {name}\n")
@@ -60,21 +87,33 @@ class JobRunner:
         self.logs.emit("cmd_finished", directive="Exporting environment variables", exit_code=code)
         return code
 
-    def _inject_files(self) -> None:
+    async def _inject_files(self) -> int:
+        """Files are copied into place by the job's own shell, with the job's rights: a
+        payload path can never make the agent write outside what the job may write."""
         files = self.payload.get("files") or []
         if not files:
-            return
+            return 0
         self.logs.emit("cmd_started", directive="Injecting Files")
-        home = self.shell.workdir
-        for item in files:
-            path = Path(str(item["path"]).replace("~", str(home), 1))
-            target = path if path.is_absolute() else home / path
+        script = []
+        for number, item in enumerate(files):
             mode = str(item.get("mode") or "0644")
+            if not FILE_MODE.match(mode):
+                mode = "0644"
             self.logs.emit("cmd_output", output=f"Injecting {item['path']} with file mode {mode}\n")
-            target.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
-            target.write_bytes(base64.b64decode(item.get("content", "")))
-            target.chmod(int(mode, 8))
-        self.logs.emit("cmd_finished", directive="Injecting Files", exit_code=0)
+            source = self.workspace.write(
+                f"file-{number}", base64.b64decode(item.get("content", ""))
+            )
+            target = home_path(str(item["path"]))
+            script.append(
+                f'mkdir -p "$(dirname {target})" && cp {source} {target} '
+                f"&& chmod {mode} {target} || return 1"
+            )
+        try:
+            code = await self.shell.run("\n".join(script), self._output)
+        except ShellGone:
+            code = 1
+        self.logs.emit("cmd_finished", directive="Injecting Files", exit_code=code)
+        return code
 
     async def _until_failure(self, commands: list[dict[str, str]]) -> int:
         for command in commands:
@@ -88,6 +127,8 @@ class JobRunner:
     async def run(self) -> str:
         """Returns the job result: passed, failed or stopped."""
         self.logs.emit("job_started")
+        self.workspace.create()
+        self.workspace.trust(self.shell.readable)
         await self.shell.start()
         try:
             variables = [
@@ -96,7 +137,8 @@ class JobRunner:
             ]
             code = await self._export(variables) if variables else 0
             if code == 0:
-                self._inject_files()
+                code = await self._inject_files()
+            if code == 0:
                 code = await self._until_failure(self.payload.get("commands") or [])
             result = await self._result(code)
             if not self.stopped:
@@ -105,6 +147,7 @@ class JobRunner:
                 result = "stopped"
         finally:
             await self.shell.close()
+            self.workspace.remove()
         self.logs.emit("job_finished", result=result)
         return result
 

@@ -7,9 +7,11 @@ import contextlib
 import os
 import secrets
 import signal
-import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+
+from blockpost.agent.sandbox import Isolation
+from blockpost.agent.workspace import Workspace
 
 Output = Callable[[str], Awaitable[None]]
 READ_CHUNK = 4096
@@ -20,26 +22,39 @@ class ShellGone(Exception):
 
 
 class Shell:
-    def __init__(self, workdir: Path, prelude: str = "") -> None:
-        self.workdir = workdir
+    def __init__(
+        self,
+        workspace: Workspace,
+        isolation: Isolation,
+        env: dict[str, str],
+        prelude: str = "",
+        readable: tuple[Path, ...] = (),
+    ) -> None:
+        self.workspace = workspace
+        self.isolation = isolation
+        self.env = env
         self.prelude = prelude
+        self.readable = readable
         self.marker = f"BLOCKPOST-{secrets.token_hex(8)}"
         self.process: asyncio.subprocess.Process | None = None
-        self.tmp = Path(tempfile.mkdtemp(prefix="blockpost-job-"))
 
     async def start(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        # Own session: stopping the job kills bash and everything it started.
+        argv = self.isolation.command(
+            ["bash", "--noprofile", "--norc"],
+            self.workspace.root,
+            self.readable,
+        )
+        # Own session: stopping the job kills bash and everything it started. The
+        # environment is exactly `env`: nothing of the agent's own leaks in.
         self.process = await asyncio.create_subprocess_exec(
-            "bash",
-            "--noprofile",
-            "--norc",
+            *argv,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            cwd=self.workdir,
+            cwd=self.workspace.home,
             start_new_session=True,
-            env={**os.environ, "HOME": str(self.workdir)},
+            env=self.env,
+            **self.isolation.popen(),
         )
         await self._send("exec 2>&1\ncd ~\n" + self.prelude + "\n")
 
@@ -56,8 +71,7 @@ class Shell:
         """Sources `command` in the shell, streams its output, returns its exit code."""
         assert self.process
         assert self.process.stdout
-        script = self.tmp / "current-command"
-        script.write_text(command + "\n")
+        script = self.workspace.write("current-command", (command + "\n").encode())
         await self._send(
             f"source {script}\n__bp_rc=$?\nprintf '\\n{self.marker} %s\\n' \"$__bp_rc\"\n"
         )
@@ -104,6 +118,3 @@ class Shell:
 
     async def close(self) -> None:
         await self.kill()
-        for path in self.tmp.iterdir():
-            path.unlink()
-        self.tmp.rmdir()

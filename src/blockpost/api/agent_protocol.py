@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from blockpost.api.deps import SessionDep, SettingsDep
 from blockpost.api.middleware import LOG_PUSH
 from blockpost.db.engine import after_commit
-from blockpost.db.models import Agent, AgentType, Job
+from blockpost.db.models import Agent, AgentType
 from blockpost.dispatch import logs, payload, queue, registry, sync
 from blockpost.errors import NotFound
 from blockpost.metrics import Metrics
@@ -77,6 +77,7 @@ async def register(body: RegisterIn, request: Request, session: SessionDep) -> R
         raise NotFound("agent type not found")
     agent, secret = await registry.register(
         session,
+        request.app.state.wakeups,
         agent_type,
         registry.Registration(**body.model_dump()),
         ip_address=request.client.host if request.client else "",
@@ -135,18 +136,7 @@ async def refresh(request: Request, session: SessionDep) -> TokenOut:
 @router.post(f"{BASE}/disconnect", response_class=Response)
 async def disconnect(request: Request, session: SessionDep) -> Response:
     agent = await _agent(request, session)
-    if agent.job_id is not None:
-        job = await session.get(Job, agent.job_id)
-        if job is not None:
-            await queue.finish(
-                session,
-                request.app.state.wakeups,
-                job,
-                "failed",
-                "the agent disconnected during the job",
-            )
-    await registry.disconnect(session, agent)
-    request.app.state.wakeups.forget_agent(agent.id)
+    await registry.disconnect(session, request.app.state.wakeups, agent)
     return Response("disconnected", media_type="text/plain")
 
 

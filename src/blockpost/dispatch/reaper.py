@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from blockpost.background import LoopService
 from blockpost.db.engine import Database
-from blockpost.db.models import Agent, Job
+from blockpost.db.models import Job
 from blockpost.dispatch import queue, registry, sync
 from blockpost.dispatch.wakeup import Wakeups
 
@@ -39,16 +39,11 @@ class Reaper(LoopService):
     async def run_once(self) -> None:
         async with self.db.session() as session:
             for agent in await sync.lost_agents(session, self.lease_seconds):
-                if agent.job_id is not None:
-                    job = await session.get(Job, agent.job_id)
-                    if job is not None:
-                        reason = f"agent {agent.name} was lost: no sync for {self.lease_seconds} s"
-                        await queue.finish(session, self.wakeups, job, "failed", reason)
+                reason = f"agent {agent.name} was lost: no sync for {self.lease_seconds} s"
+                await registry.remove(session, self.wakeups, agent, reason)
                 log.warning(
                     "agent %s lost (no sync for %s s); removed", agent.name, self.lease_seconds
                 )
-                await session.execute(delete(Agent).where(Agent.id == agent.id))
-                self.wakeups.forget_agent(agent.id)
             orphans = await session.scalars(
                 select(Job).where(Job.state == "running", Job.agent_id.is_(None))
             )

@@ -13,6 +13,8 @@ from sqlalchemy import case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.models import Agent, AgentType, Job
+from blockpost.dispatch import queue
+from blockpost.dispatch.wakeup import Wakeups
 from blockpost.errors import Conflict, InvalidInput, NotFound
 from blockpost.security import new_token, token_hash
 from blockpost.timefmt import utcnow
@@ -93,12 +95,16 @@ async def log_token_valid(session: AsyncSession, job_id: str, token: str) -> boo
 
 async def register(
     session: AsyncSession,
+    wakeups: Wakeups,
     agent_type: AgentType,
     request: Registration,
     *,
     ip_address: str,
     user_agent: str,
 ) -> tuple[Agent, str]:
+    """A new agent of `agent_type`. A registered agent of the same name and type is
+    replaced: it is that agent starting again (after a crash, a restart of its machine or
+    container) before its lease ran out, so whatever it was running is lost."""
     name = request.name or random_name()
     if len(name) > NAME_MAX or not NAME_RE.match(name):
         raise InvalidInput(
@@ -108,14 +114,14 @@ async def register(
         raise InvalidInput("job_id", "starting an agent for one given job is not supported")
     existing = await session.scalar(select(Agent).where(Agent.name == name))
     if existing is not None:
-        released = existing.state == "disconnected" and (
-            existing.disconnected_at is None
-            or existing.disconnected_at + timedelta(seconds=existing.agent_type.release_after)
-            <= utcnow()
-        )
-        if not released:
-            raise Conflict(f"name: an agent named {name!r} is already registered")
-        await session.delete(existing)
+        if existing.state == "registered" and existing.agent_type_id == agent_type.id:
+            await remove(session, wakeups, existing, f"agent {name} registered again")
+        elif existing.state == "registered":
+            raise Conflict(f"name: an agent named {name!r} of another type is registered")
+        elif not _released(existing):
+            raise Conflict(f"name: {name!r} is reserved for a while after its disconnect")
+        else:
+            await session.delete(existing)
         await session.flush()
     secret = new_token()
     agent = Agent(
@@ -174,24 +180,64 @@ async def describe(session: AsyncSession, name: str) -> Agent:
     return agent
 
 
-async def disconnect(session: AsyncSession, agent: Agent) -> None:
-    """Removes the agent, or keeps its name reserved for the type's release_after seconds."""
+async def _fail_job(session: AsyncSession, wakeups: Wakeups, agent: Agent, reason: str) -> None:
+    if agent.job_id is not None:
+        job = await session.get(Job, agent.job_id)
+        if job is not None:
+            await queue.finish(session, wakeups, job, "failed", reason)
+
+
+async def remove(session: AsyncSession, wakeups: Wakeups, agent: Agent, reason: str) -> None:
+    """Removes an agent at once; the job it was running fails with `reason`."""
+    await _fail_job(session, wakeups, agent, reason)
+    await session.execute(delete(Agent).where(Agent.id == agent.id))
+    wakeups.forget_agent(agent.id)
+
+
+async def remove_named(
+    session: AsyncSession, wakeups: Wakeups, agent_type: str, names: Sequence[str], reason: str
+) -> list[str]:
+    """Removes the registered agents of `agent_type` with these names (a supervisor that
+    saw its agent die); returns the names it found."""
+    rows = await session.scalars(
+        select(Agent)
+        .join(AgentType)
+        .where(AgentType.name == agent_type, Agent.name.in_(names), Agent.state == "registered")
+    )
+    found = []
+    for agent in rows:
+        await remove(session, wakeups, agent, reason)
+        found.append(agent.name)
+    await session.flush()
+    return found
+
+
+async def disconnect(session: AsyncSession, wakeups: Wakeups, agent: Agent) -> None:
+    """Removes the agent, or keeps its name reserved for the type's release_after seconds;
+    a job it still held fails."""
+    await _fail_job(session, wakeups, agent, "the agent disconnected during the job")
     if agent.agent_type.release_after:
         agent.state = "disconnected"
         agent.disconnected_at = utcnow()
         agent.job_id = None
     else:
         await session.execute(delete(Agent).where(Agent.id == agent.id))
+    wakeups.forget_agent(agent.id)
     await session.flush()
+
+
+def _released(agent: Agent) -> bool:
+    """A disconnected agent's name is free again after its type's release_after."""
+    return (
+        agent.disconnected_at is None
+        or agent.disconnected_at + timedelta(seconds=agent.agent_type.release_after) <= utcnow()
+    )
 
 
 async def purge_released(session: AsyncSession) -> None:
     """Deletes disconnected agents whose names are no longer reserved."""
     rows = await session.scalars(select(Agent).where(Agent.state == "disconnected"))
-    now = utcnow()
     for agent in rows:
-        if agent.disconnected_at is None or (
-            agent.disconnected_at + timedelta(seconds=agent.agent_type.release_after) <= now
-        ):
+        if _released(agent):
             await session.delete(agent)
     await session.flush()

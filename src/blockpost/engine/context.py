@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from blockpost.config import Settings
 from blockpost.crypto import Sealer
 from blockpost.db.engine import Database
+from blockpost.dispatch.embedded import EmbeddedUsers
 from blockpost.dispatch.wakeup import Wakeups
 from blockpost.git import Mirrors
 
@@ -18,6 +19,7 @@ class EngineContext:
     sealer: Sealer
     mirrors: Mirrors
     hosted_agent_type: str
+    embedded_users: EmbeddedUsers | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database, wakeups: Wakeups) -> EngineContext:
@@ -32,4 +34,5 @@ class EngineContext:
                 settings.allow_local_repositories,
             ),
             hosted_agent_type=settings.hosted_agent_type,
+            embedded_users=settings.embedded_policy,
         )

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from blockpost.db.models import Block, DeploymentTarget, Pipeline, Project, Workflow
-from blockpost.dispatch import queue
+from blockpost.db.models import Block, DeploymentTarget, Pipeline, Project, User, Workflow
+from blockpost.dispatch import embedded, queue
 from blockpost.engine.context import EngineContext
 from blockpost.engine.jobspecs import SpecBuilder, secret_names
 from blockpost.engine.plan import Decided, RunFacts, decide
-from blockpost.engine.promotions import definitions
+from blockpost.engine.promotions import AUTO_PROMOTER, definitions
 from blockpost.engine.transitions import finish_pipeline
 from blockpost.errors import NotFound, Unavailable
 from blockpost.pipeline_yaml import PipelineInvalid
@@ -98,6 +99,11 @@ async def _store(
         )
         planned_blocks = builder.blocks()
         after = builder.after_pipeline()
+        agent_types = {job.spec.agent_type for b in planned_blocks for job in b.jobs}
+        agent_types |= {job.spec.agent_type for job in after}
+        refused = await _embedded_refusal(session, ctx, pipeline, agent_types)
+        if refused is not None:
+            return "malformed", refused
     except NotFound as exc:
         return "malformed", exc.message
     except PipelineInvalid as exc:
@@ -141,3 +147,23 @@ async def _store(
     pipeline.pending_at = utcnow()
     await session.flush()
     return None
+
+
+async def _embedded_refusal(
+    session: AsyncSession, ctx: EngineContext, pipeline: Pipeline, agent_types: set[str]
+) -> str | None:
+    """Why the person who started this pipeline may not use the embedded agents it asks
+    for: the one who promoted it, or else who started its workflow."""
+    if (
+        ctx.embedded_users is not embedded.EmbeddedUsers.ADMINS
+        or embedded.EMBEDDED_AGENT_TYPE not in agent_types
+    ):
+        return None
+    if pipeline.promoted_by and pipeline.promoted_by != AUTO_PROMOTER:
+        who = select(User.admin).where(User.username == pipeline.promoted_by)
+    else:
+        workflow = await session.get(Workflow, pipeline.workflow_id)
+        assert workflow is not None
+        who = select(User.admin).where(User.uuid == workflow.requester_id)
+    admin = bool(await session.scalar(who))
+    return embedded.refusal(ctx.embedded_users, embedded.EMBEDDED_AGENT_TYPE, admin)

@@ -25,6 +25,9 @@ from blockpost.timefmt import utcnow
 
 AUTO = targets.AUTO
 
+# `promoted_by` of a pipeline no person promoted.
+AUTO_PROMOTER = "auto-promotion"
+
 
 def definitions(pipeline: model.Pipeline) -> list[dict[str, Any]]:
     """The file's promotions as stored on the pipeline (JSON)."""
@@ -131,7 +134,7 @@ async def promote(
         project_id=source.project_id,
         yaml_file_path=posixpath.normpath(posixpath.join(directory, definition["pipeline_file"])),
         promotion_of=source.id,
-        promoted_by=caller.username if caller else "auto-promotion",
+        promoted_by=caller.username if caller else AUTO_PROMOTER,
         parameters=values,
         ancestors=[*source.ancestors, source.id],
         target_id=target.id if target else None,
