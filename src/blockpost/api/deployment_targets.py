@@ -4,18 +4,40 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.api.deps import CallerDep, SealerDep, SessionDep
-from blockpost.db.models import Deployment, DeploymentTarget
+from blockpost.db.models import Deployment, DeploymentTarget, Project
 from blockpost.errors import InvalidInput
 from blockpost.services import deployment_targets as targets
+from blockpost.services import projects
 from blockpost.services.deployment_targets import TargetFields
 from blockpost.timefmt import EPOCH_MAX, iso_micros
 
 router = APIRouter(prefix="/api/v1alpha/deployment_targets", tags=["deployment targets"])
+
+
+async def _managed(target_id: str, session: SessionDep, caller: CallerDep) -> DeploymentTarget:
+    return await targets.manageable_target(session, caller, target_id)
+
+
+async def _deletable(
+    target_id: str, session: SessionDep, caller: CallerDep
+) -> DeploymentTarget | None:
+    return await targets.deletable_target(session, caller, target_id)
+
+
+async def _project_in_query(
+    session: SessionDep,
+    caller: CallerDep,
+    project_id: Annotated[str | None, Query(max_length=100)] = None,
+) -> Project | None:
+    return await projects.runnable(session, caller, project_id) if project_id else None
+
+
+ManagedTarget = Annotated[DeploymentTarget, Depends(_managed)]
 
 
 class _In(BaseModel):
@@ -138,9 +160,11 @@ async def list_targets(
 async def describe_target(
     target_id: str, sealer: SealerDep, session: SessionDep, caller: CallerDep
 ) -> dict[str, Any]:
-    """The target; its secrets as names and paths with an md5 of each value, never the value."""
+    """The target; its secrets as names and paths, with an md5 of each value for those who
+    may change the target (null for others), never the value."""
     target = await targets.visible_target(session, caller, target_id)
-    return await target_json(session, target) | targets.fingerprints(sealer, target)
+    shown = await targets.shown_secrets(session, sealer, caller, target)
+    return await target_json(session, target) | shown
 
 
 @router.post("")
@@ -149,11 +173,14 @@ async def create_target(
     sealer: SealerDep,
     session: SessionDep,
     caller: CallerDep,
-    project_id: Annotated[str | None, Query(max_length=100)] = None,
+    in_query: Annotated[Project | None, Depends(_project_in_query)],
 ) -> dict[str, Any]:
-    """`unique_token` is required: a retry with the same token returns the same target."""
-    project = project_id or body.project_id
-    if not project:
+    """`unique_token` is required: a retry by the same user in the same project with the same
+    token returns the same target. The project is `project_id` in the query or the body."""
+    project = in_query
+    if project is None and body.project_id:
+        project = await projects.runnable(session, caller, body.project_id)
+    if project is None:
         raise InvalidInput("project_id", "is required")
     if not body.unique_token:
         raise InvalidInput("unique_token", "is required")
@@ -165,43 +192,45 @@ async def create_target(
 
 @router.patch("/{target_id}")
 async def update_target(
-    target_id: str, body: TargetIn, sealer: SealerDep, session: SessionDep, caller: CallerDep
+    target: ManagedTarget, body: TargetIn, sealer: SealerDep, session: SessionDep, caller: CallerDep
 ) -> dict[str, Any]:
     """Every field optional; env_vars or files given replace the stored ones."""
-    target = await targets.update(
-        session, sealer, caller, target_id, body.unique_token, body.fields()
-    )
+    target = await targets.update(session, sealer, caller, target, body.unique_token, body.fields())
     return await target_json(session, target)
 
 
 @router.delete("/{target_id}")
 async def delete_target(
     target_id: str,
+    target: Annotated[DeploymentTarget | None, Depends(_deletable)],
     session: SessionDep,
     caller: CallerDep,
     unique_token: Annotated[str, Query(min_length=1, max_length=255)],
 ) -> dict[str, str]:
-    return {"target_id": await targets.delete(session, caller, target_id, unique_token)}
+    """A retry by the same user with the same `unique_token` answers as the first call."""
+    return {"target_id": await targets.delete(session, caller, target_id, target, unique_token)}
 
 
 async def _cordon(
-    target_id: str, session: AsyncSession, caller: CallerDep, cordoned: bool
+    target: DeploymentTarget, session: AsyncSession, caller: CallerDep, cordoned: bool
 ) -> dict[str, Any]:
-    target = await targets.set_cordoned(session, caller, target_id, cordoned)
+    await targets.set_cordoned(session, caller, target, cordoned)
     return {"target_id": target.id, "cordoned": target.cordoned}
 
 
 @router.patch("/{target_id}/deactivate")
 async def deactivate_target(
-    target_id: str, session: SessionDep, caller: CallerDep
+    target: ManagedTarget, session: SessionDep, caller: CallerDep
 ) -> dict[str, Any]:
     """Cordons the target: promotions through it are refused until it is activated."""
-    return await _cordon(target_id, session, caller, True)
+    return await _cordon(target, session, caller, True)
 
 
 @router.patch("/{target_id}/activate")
-async def activate_target(target_id: str, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
-    return await _cordon(target_id, session, caller, False)
+async def activate_target(
+    target: ManagedTarget, session: SessionDep, caller: CallerDep
+) -> dict[str, Any]:
+    return await _cordon(target, session, caller, False)
 
 
 @router.get("/{target_id}/history")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.crypto import Sealer
-from blockpost.db.models import Deployment, DeploymentTarget, TargetRequest
+from blockpost.db.models import Deployment, DeploymentTarget, Project, TargetRequest
 from blockpost.errors import Conflict, InvalidInput, NotFound
 from blockpost.services import audit, projects
 from blockpost.services.principal import Principal
@@ -130,28 +130,48 @@ def _apply(
     target.updated_at = utcnow()
 
 
-def fingerprints(sealer: Sealer, target: DeploymentTarget) -> dict[str, list[dict[str, str]]]:
-    """What describe shows of the target's secrets: names and paths with an md5 of the value."""
+async def shown_secrets(
+    session: AsyncSession, sealer: Sealer, caller: Principal, target: DeploymentTarget
+) -> dict[str, list[dict[str, str | None]]]:
+    """What describe shows of a visible target's secrets: names and paths, with an md5 of
+    each value to those who may change the target; others see null in place of the md5."""
     data = SecretData.unseal(sealer, target.sealed)
+    project = await session.get(Project, target.project_id)
+    assert project is not None, "deployment_targets.project_id is a foreign key"
+    shown = await projects.may_run(session, caller, project)
     return {
         "env_vars": [
-            {"name": name, "value": hashlib.md5(value.encode()).hexdigest()}
+            {"name": name, "value": hashlib.md5(value.encode()).hexdigest() if shown else None}
             for name, value in data.env_vars
         ],
         "files": [
-            {"path": path, "content": hashlib.md5(content).hexdigest()}
+            {"path": path, "content": hashlib.md5(content).hexdigest() if shown else None}
             for path, content in data.files
         ],
     }
 
 
-async def _earlier(session: AsyncSession, token: str, operation: str) -> str | None:
-    request = await session.get(TargetRequest, token)
-    if request is None:
-        return None
-    if request.operation != operation:
+async def _earlier(
+    session: AsyncSession, caller: Principal, project_id: str, token: str, operation: str
+) -> TargetRequest | None:
+    """The caller's earlier request with this token in this project; asked only once the
+    caller's right to the project (or target) has been checked."""
+    request = await session.get(TargetRequest, (caller.id, project_id, token))
+    if request is not None and request.operation != operation:
         raise Conflict(f"unique_token {token!r} was already used to {request.operation} a target")
-    return request.target_id
+    return request
+
+
+def _remember(
+    caller: Principal, target: DeploymentTarget, token: str, operation: str
+) -> TargetRequest:
+    return TargetRequest(
+        user_id=caller.id,
+        project_id=target.project_id,
+        unique_token=token,
+        operation=operation,
+        target_id=target.id,
+    )
 
 
 async def visible_target(
@@ -162,10 +182,35 @@ async def visible_target(
     )
 
 
-async def _manageable(session: AsyncSession, caller: Principal, target_id: str) -> DeploymentTarget:
-    target = await visible_target(session, caller, target_id)
-    await projects.runnable(session, caller, target.project_id)
-    return target
+async def manageable_target(
+    session: AsyncSession, caller: Principal, target_id: str
+) -> DeploymentTarget:
+    """The target, if the caller may change, cordon or delete it (its project's runners)."""
+    return await projects.runnable_child(
+        session, caller, DeploymentTarget, target_id, "deployment target"
+    )
+
+
+async def deletable_target(
+    session: AsyncSession, caller: Principal, target_id: str
+) -> DeploymentTarget | None:
+    """The target, if the caller may delete it; None if it is gone and the caller deleted it
+    (delete answers the retry). NotFound for anyone else, as for a target never made."""
+    if await session.get(DeploymentTarget, target_id) is not None:
+        return await manageable_target(session, caller, target_id)
+    project_id = await session.scalar(
+        select(TargetRequest.project_id)
+        .where(
+            TargetRequest.user_id == caller.id,
+            TargetRequest.target_id == target_id,
+            TargetRequest.operation == "delete",
+        )
+        .limit(1)
+    )
+    if project_id is None:
+        raise NotFound(f"deployment target {target_id!r} not found")
+    await projects.runnable(session, caller, project_id)
+    return None
 
 
 async def list_targets(
@@ -182,14 +227,14 @@ async def create(
     session: AsyncSession,
     sealer: Sealer,
     caller: Principal,
-    project_ref: str,
+    project: Project,
     token: str,
     values: TargetFields,
 ) -> DeploymentTarget:
-    """A retry with the same `unique_token` returns the target the first call made."""
-    project = await projects.runnable(session, caller, project_ref)
-    if (earlier := await _earlier(session, token, "create")) is not None:
-        target = await session.get(DeploymentTarget, earlier)
+    """In a project the caller may run in (projects.runnable); a retry by the caller with the
+    same `unique_token` in the project returns the target the first call made."""
+    if (earlier := await _earlier(session, caller, project.id, token, "create")) is not None:
+        target = await session.get(DeploymentTarget, earlier.target_id)
         if target is None:
             raise NotFound(f"the target created with unique_token {token!r} was deleted")
         return target
@@ -213,7 +258,7 @@ async def create(
     _apply(target, values, sealer, caller)
     session.add(target)
     await session.flush()
-    session.add(TargetRequest(unique_token=token, operation="create", target_id=target.id))
+    session.add(_remember(caller, target, token, "create"))
     await session.flush()
     await audit.record(session, caller, "created", _resource(target))
     return target
@@ -223,16 +268,21 @@ def _resource(target: DeploymentTarget) -> audit.Resource:
     return audit.Resource("deployment_target", target.id, target.name, target.project_id)
 
 
+# update, delete and set_cordoned take a target as manageable_target (or deletable_target)
+# returned it.
+
+
 async def update(
     session: AsyncSession,
     sealer: Sealer,
     caller: Principal,
-    target_id: str,
+    target: DeploymentTarget,
     token: str | None,
     values: TargetFields,
 ) -> DeploymentTarget:
-    target = await _manageable(session, caller, target_id)
-    if token and await _earlier(session, token, "update") is not None:
+    if token and (earlier := await _earlier(session, caller, target.project_id, token, "update")):
+        if earlier.target_id != target.id:
+            raise Conflict(f"unique_token {token!r} was already used on another target")
         return target
     if values.name is not None and values.name != target.name:
         clash = await session.scalar(
@@ -245,27 +295,47 @@ async def update(
             raise Conflict(f"the project already has a deployment target named {values.name!r}")
     _apply(target, values, sealer, caller)
     if token:
-        session.add(TargetRequest(unique_token=token, operation="update", target_id=target.id))
+        session.add(_remember(caller, target, token, "update"))
     await session.flush()
     await audit.record(session, caller, "updated", _resource(target), {"fields": _given(values)})
     return target
 
 
-async def delete(session: AsyncSession, caller: Principal, target_id: str, token: str) -> str:
-    if (earlier := await _earlier(session, token, "delete")) is not None:
-        return earlier
-    target = await _manageable(session, caller, target_id)
+async def delete(
+    session: AsyncSession,
+    caller: Principal,
+    target_id: str,
+    target: DeploymentTarget | None,
+    token: str,
+) -> str:
+    """`target` None: the caller deleted it before; the same token answers as the first time."""
+    if target is None:
+        earlier = await session.scalar(
+            select(TargetRequest).where(
+                TargetRequest.user_id == caller.id,
+                TargetRequest.target_id == target_id,
+                TargetRequest.unique_token == token,
+            )
+        )
+        if earlier is None:
+            raise NotFound(f"deployment target {target_id!r} not found")
+        if earlier.operation != "delete":
+            raise Conflict(
+                f"unique_token {token!r} was already used to {earlier.operation} a target"
+            )
+        return target_id
+    if await _earlier(session, caller, target.project_id, token, "delete") is not None:
+        raise Conflict(f"unique_token {token!r} was already used on another target")
     await session.delete(target)
-    session.add(TargetRequest(unique_token=token, operation="delete", target_id=target_id))
+    session.add(_remember(caller, target, token, "delete"))
     await session.flush()
     await audit.record(session, caller, "deleted", _resource(target))
     return target_id
 
 
 async def set_cordoned(
-    session: AsyncSession, caller: Principal, target_id: str, cordoned: bool
+    session: AsyncSession, caller: Principal, target: DeploymentTarget, cordoned: bool
 ) -> DeploymentTarget:
-    target = await _manageable(session, caller, target_id)
     target.cordoned = cordoned
     target.updated_by = caller.uuid
     target.updated_at = utcnow()

@@ -135,19 +135,35 @@ class InProject(Protocol):
 Child = TypeVar("Child", bound=InProject)
 
 
-async def visible_child(
+async def _child(
     session: AsyncSession, caller: Principal, model: type[Child], item_id: str, what: str
-) -> Child:
-    """A row that belongs to a project (workflow, schedule, target...), if the caller sees
-    the project; otherwise NotFound, the same as for a row that does not exist."""
+) -> tuple[Child, Project]:
     item = await session.get(model, item_id)
     missing = NotFound(f"{what} {item_id!r} not found")
     if item is None:
         raise missing
     try:
-        await get_project(session, caller, item.project_id)
+        return item, await get_project(session, caller, item.project_id)
     except NotFound:
         raise missing from None
+
+
+async def visible_child(
+    session: AsyncSession, caller: Principal, model: type[Child], item_id: str, what: str
+) -> Child:
+    """A row that belongs to a project (workflow, schedule, target...), if the caller sees
+    the project; otherwise NotFound, the same as for a row that does not exist."""
+    item, _ = await _child(session, caller, model, item_id, what)
+    return item
+
+
+async def runnable_child(
+    session: AsyncSession, caller: Principal, model: type[Child], item_id: str, what: str
+) -> Child:
+    """A row of a project, if the caller may act on it (stop, change, delete): the right to
+    run jobs in its project. NotFound where visible_child gives it, else PermissionDenied."""
+    item, project = await _child(session, caller, model, item_id, what)
+    await ensure_runnable(session, caller, project)
     return item
 
 
@@ -170,14 +186,23 @@ async def get_project(session: AsyncSession, caller: Principal, id_or_name: str)
     return project
 
 
-async def runnable(session: AsyncSession, caller: Principal, id_or_name: str) -> Project:
-    """The project, if the caller may run jobs in it: its owner, a member, or an admin."""
-    project = await get_project(session, caller, id_or_name)
+async def may_run(session: AsyncSession, caller: Principal, project: Project) -> bool:
+    """Its owner, its members and administrators may run jobs in a project, and manage
+    what belongs to it (secrets, deployment targets, schedules, runs)."""
     if caller.admin or project.owner_id == caller.id:
-        return project
-    if await session.get(ProjectMember, (project.id, caller.id)) is None:
+        return True
+    return await session.get(ProjectMember, (project.id, caller.id)) is not None
+
+
+async def ensure_runnable(session: AsyncSession, caller: Principal, project: Project) -> Project:
+    if not await may_run(session, caller, project):
         raise PermissionDenied("only the project's owner, members or an administrator may run jobs")
     return project
+
+
+async def runnable(session: AsyncSession, caller: Principal, id_or_name: str) -> Project:
+    """The project, if the caller may run jobs in it (see may_run)."""
+    return await ensure_runnable(session, caller, await get_project(session, caller, id_or_name))
 
 
 async def _manageable(session: AsyncSession, caller: Principal, id_or_name: str) -> Project:

@@ -53,10 +53,14 @@ class DeploymentTarget(Base):
 
 
 class TargetRequest(Base):
-    """An idempotency token already used on a target (create, update or delete)."""
+    """An idempotency token one user already used on a target of one project (create, update
+    or delete). Keyed by user and project: the same string from another user, or in another
+    project, is another request."""
 
     __tablename__ = "deployment_target_requests"
 
+    user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    project_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     unique_token: Mapped[str] = mapped_column(String(255), primary_key=True)
     operation: Mapped[str] = mapped_column(String(16))
     target_id: Mapped[str] = mapped_column(String(36))  # kept after the target is deleted
