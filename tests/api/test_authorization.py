@@ -1,12 +1,20 @@
 """Every route in the OpenAPI document refuses missing, malformed, unknown and expired tokens."""
 
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, get_args
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy import update
+from starlette.routing import BaseRoute
 
+from blockpost.api.deps import AdminDep
 from blockpost.api.middleware import LOG_PUSH, PUBLIC_PATHS, is_protocol, is_public
 from blockpost.db.engine import Database
 from blockpost.db.models import ApiToken
@@ -14,7 +22,9 @@ from blockpost.dispatch.queue import JobSpec
 from blockpost.services import auth
 from blockpost.services.principal import Principal
 from tests.api.agent_helpers import agent_running, enqueue
+from tests.api.engine_rig import API, block, pipeline_yaml
 from tests.conftest import MakeClient, MakeUser
+from tests.support.gitrepo import GitRepo
 
 PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -169,3 +179,232 @@ async def test_agent_and_log_tokens_open_nothing_but_their_own_protocol_and_job(
     assert pushed.status_code == 401
     assert (await agent.job(other_job)).status_code == 404  # not assigned to this agent
     await agent.close()
+
+
+ADMIN_ONLY = {
+    ("GET", "/api/users"),
+    ("POST", "/api/users"),
+    ("GET", "/api/v1alpha/audit"),
+    ("POST", "/api/v1alpha/self_hosted_agent_types"),
+    ("PATCH", "/api/v1alpha/self_hosted_agent_types/{name}"),
+    ("DELETE", "/api/v1alpha/self_hosted_agent_types/{name}"),
+    ("POST", "/api/v1alpha/self_hosted_agent_types/{name}/disable_all"),
+    ("POST", "/api/v1alpha/self_hosted_agent_types/{name}/reset_token"),
+    ("POST", "/api/v1beta/secrets"),
+    ("GET", "/api/v1beta/secrets/{name}"),
+    ("PUT", "/api/v1beta/secrets/{name}"),
+    ("DELETE", "/api/v1beta/secrets/{name}"),
+}
+# Each key in the wrong type for some route, each route's required fields missing.
+GARBAGE = {
+    "metadata": 1,
+    "spec": [],
+    "data": "x",
+    "username": [],
+    "only_idle": "maybe",
+    "terminate_request": {},
+    "template_id": [],
+    "branch": 5,
+    "parameters": 3,
+    "user_id": "one",
+    "env_vars": 1,
+    "unknown_field": True,
+}
+BAD_QUERY = {"page": "-1", "resource_type": "nonsense", "unique_token": "", "request_token": ""}
+
+
+def _calls(method: str, url: str) -> list[dict[str, Any]]:
+    """The ways a caller without the right tries a route: no body, an empty one, garbage,
+    and bad query parameters beside those the URL carries."""
+    path, _, query = url.partition("?")
+    bad_query = {**BAD_QUERY, **dict(parse_qsl(query))}
+    if method == "GET":
+        return [{"url": url}, {"url": path, "params": bad_query}]
+    return [
+        {"url": url},
+        {"url": url, "json": {}},
+        {"url": url, "json": GARBAGE},
+        {"url": path, "json": GARBAGE, "params": bad_query},
+    ]
+
+
+def api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
+    for route in routes:
+        included = getattr(route, "original_router", None)  # how FastAPI keeps include_router
+        if included is not None:
+            yield from api_routes(included.routes)
+        elif isinstance(route, APIRoute):
+            yield route
+
+
+def _uses(dependant: Dependant, check: object) -> bool:
+    return any(d.call is check or _uses(d, check) for d in dependant.dependencies)
+
+
+def test_the_admin_only_routes_are_the_ones_that_ask_for_an_administrator(app: FastAPI) -> None:
+    admin_check = get_args(AdminDep)[1].dependency
+    guarded = {
+        (method, route.path)
+        for route in api_routes(app.routes)
+        if _uses(route.dependant, admin_check)
+        for method in route.methods
+    }
+    assert guarded == ADMIN_ONLY
+
+
+async def test_admin_only_routes_refuse_other_users_before_reading_the_request(
+    app: FastAPI, admin: httpx.AsyncClient, make_client: MakeClient
+) -> None:
+    assert set(operations(app)) >= ADMIN_ONLY
+    await admin.post("/api/v1alpha/self_hosted_agent_types", json={"metadata": {"name": "s1-x"}})
+    plain = await make_client("plain")
+    for method, path in sorted(ADMIN_ONLY):
+        for url in {concrete(path), concrete(path, name="s1-x")}:
+            for call in _calls(method, url):
+                response = await plain.request(method, **call)
+                assert response.status_code == 403, (method, url, call, response.text)
+                assert response.json() == {"message": "only an administrator may do this"}
+    kept = await admin.get("/api/v1alpha/self_hosted_agent_types/s1-x")
+    assert kept.status_code == 200
+
+
+# Routes that need more than seeing the project: running in it (owner, members, admins) or,
+# for the project itself and its members, owning it.
+PROJECT_RIGHTS = {
+    ("PATCH", "/api/v1alpha/projects/{project}"),
+    ("PUT", "/api/v1alpha/projects/{project}"),
+    ("DELETE", "/api/v1alpha/projects/{project}"),
+    ("POST", "/api/v1alpha/projects/{project}/members"),
+    ("DELETE", "/api/v1alpha/projects/{project}/members/{user}"),
+    ("GET", "/api/v1beta/projects/{project}/secrets"),
+    ("POST", "/api/v1beta/projects/{project}/secrets"),
+    ("GET", "/api/v1beta/projects/{project}/secrets/{name}"),
+    ("PUT", "/api/v1beta/projects/{project}/secrets/{name}"),
+    ("DELETE", "/api/v1beta/projects/{project}/secrets/{name}"),
+    ("POST", "/api/project/{project}/tasks"),
+    ("PATCH", "/api/v1alpha/pipelines/{ppl_id}"),
+    ("POST", "/api/v1alpha/plumber-workflows/{wf_id}/reschedule"),
+    ("POST", "/api/v1alpha/plumber-workflows/{wf_id}/terminate"),
+    ("POST", "/api/v1alpha/jobs/{job_id}/stop"),
+    ("POST", "/api/v1alpha/deployment_targets?project_id={project}"),
+    ("PATCH", "/api/v1alpha/deployment_targets/{target_id}"),
+    ("DELETE", "/api/v1alpha/deployment_targets/{target_id}"),
+    ("PATCH", "/api/v1alpha/deployment_targets/{target_id}/deactivate"),
+    ("PATCH", "/api/v1alpha/deployment_targets/{target_id}/activate"),
+    ("POST", "/api/v1alpha/schedules?periodic_id={schedule_id}"),
+    ("DELETE", "/api/v1alpha/schedules/{schedule_id}"),
+    ("POST", "/api/v1alpha/schedules/{schedule_id}/run_now"),
+    ("POST", "/api/v1alpha/schedules/{schedule_id}/pause"),
+    ("POST", "/api/v1alpha/schedules/{schedule_id}/unpause"),
+}
+
+
+async def alices_project(
+    alice: httpx.AsyncClient, tmp_path: Path, visibility: str
+) -> dict[str, str]:
+    """A project of alice's with one of everything: a workflow and its pipeline, a job, a
+    deployment target, a schedule. Returns the ids by their path parameter names."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit({".semaphore/semaphore.yml": pipeline_yaml(block("Build", "compile"))})
+    created = await alice.post(
+        f"{API}/projects",
+        json={
+            "metadata": {"name": "alices"},
+            "spec": {"visibility": visibility, "repository": {"url": repo.url}},
+        },
+    )
+    assert created.status_code == 200, created.text
+    project = created.json()["metadata"]["id"]
+    run = await alice.post(
+        f"{API}/plumber-workflows", json={"project_id": project, "reference": "refs/heads/master"}
+    )
+    assert run.status_code == 200, run.text
+    job = await alice.post(
+        f"{API}/jobs",
+        json={
+            "metadata": {"name": "standalone"},
+            "spec": {
+                "project_id": project,
+                "agent": {"machine": {"type": "s1-alices"}},
+                "commands": ["sleep 600"],
+            },
+        },
+    )
+    assert job.status_code == 200, job.text
+    target = await alice.post(
+        f"{API}/deployment_targets",
+        params={"project_id": project},
+        json={"name": "prod", "unique_token": "alice-1"},
+    )
+    assert target.status_code == 200, target.text
+    schedule = await alice.post(
+        f"{API}/schedules",
+        json={
+            "yml_definition": "apiVersion: v1.0\nkind: Schedule\nmetadata:\n  name: nightly\n"
+            "spec:\n  project: alices\n  branch: master\n  at: '0 3 * * *'\n"
+        },
+    )
+    assert schedule.status_code == 200, schedule.text
+    return {
+        "project": project,
+        "user": "alice",
+        "name": "any-secret",
+        "wf_id": run.json()["workflow_id"],
+        "ppl_id": run.json()["pipeline_id"],
+        "job_id": job.json()["metadata"]["id"],
+        "target_id": target.json()["id"],
+        "schedule_id": schedule.json()["id"],
+    }
+
+
+@pytest.mark.parametrize(("visibility", "status"), [("public", 403), ("private", 404)])
+async def test_project_routes_that_need_a_right_refuse_before_reading_the_request(
+    app: FastAPI,
+    alice: httpx.AsyncClient,
+    bob: httpx.AsyncClient,
+    tmp_path: Path,
+    visibility: str,
+    status: int,
+) -> None:
+    """bob sees a public project but may not act in it: 403; a private one is hidden: 404."""
+    ids = await alices_project(alice, tmp_path, visibility)
+    routes = set(operations(app))
+    for method, path in sorted(PROJECT_RIGHTS):
+        assert (method, path.partition("?")[0]) in routes, (method, path)
+        url = path.format(**ids)
+        for call in _calls(method, url):
+            response = await bob.request(method, **call)
+            assert response.status_code == status, (method, url, call, response.text)
+            assert response.json()["message"]
+    promoted = await bob.post(
+        f"{API}/promotions", json={"pipeline_id": ids["ppl_id"], "name": 5, "override": []}
+    )
+    assert promoted.status_code == status, promoted.text
+    job = await alice.get(f"{API}/jobs/{ids['job_id']}")
+    assert job.json()["status"]["result"] == "NONE"  # not stopped
+    target = await alice.get(f"{API}/deployment_targets/{ids['target_id']}")
+    assert target.json()["active"] is True
+
+
+async def test_stopping_a_job_takes_the_right_to_terminate_its_pipeline(
+    alice: httpx.AsyncClient, bob: httpx.AsyncClient, make_client: MakeClient, tmp_path: Path
+) -> None:
+    ids = await alices_project(alice, tmp_path, "public")
+    stop = f"{API}/jobs/{ids['job_id']}/stop"
+    refused = await bob.post(stop)
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "message": "only the project's owner, members or an administrator may run jobs"
+    }
+    terminate = await bob.patch(
+        f"{API}/pipelines/{ids['ppl_id']}", json={"terminate_request": True}
+    )
+    assert (terminate.status_code, terminate.json()) == (403, refused.json())
+    assert (await alice.get(f"{API}/jobs/{ids['job_id']}")).json()["status"]["result"] == "NONE"
+
+    carol = await make_client("carol")
+    added = await alice.post(f"{API}/projects/{ids['project']}/members", json={"username": "carol"})
+    assert added.status_code == 201, added.text
+    assert (await carol.post(stop)).status_code == 200
+    stopped = (await alice.get(f"{API}/jobs/{ids['job_id']}")).json()["status"]
+    assert (stopped["state"], stopped["result"]) == ("FINISHED", "STOPPED")

@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from blockpost.api.deps import CallerDep, SessionDep
+from blockpost.api.deps import AdminDep, CallerDep, SessionDep
 from blockpost.dispatch import agent_types
 from blockpost.dispatch.agent_types import AgentTypeView
-from blockpost.services.principal import require_admin
 from blockpost.timefmt import epoch_int
 
 router = APIRouter(prefix="/api/v1alpha/self_hosted_agent_types", tags=["agent types"])
@@ -111,10 +110,9 @@ async def list_agent_types(session: SessionDep, _caller: CallerDep) -> AgentType
 
 @router.post("", response_model=AgentTypeOut, response_model_exclude_none=True)
 async def create_agent_type(
-    body: AgentTypeIn, session: SessionDep, caller: CallerDep
+    body: AgentTypeIn, session: SessionDep, _admin: AdminDep
 ) -> AgentTypeOut:
     """Creates an agent type (administrators); the answer holds its registration token."""
-    require_admin(caller)
     settings = body.spec.agent_name_settings
     view = await agent_types.create(
         session,
@@ -132,10 +130,9 @@ async def describe_agent_type(name: str, session: SessionDep, _caller: CallerDep
 
 @router.patch("/{name}", response_model=AgentTypeOut, response_model_exclude_none=True)
 async def update_agent_type(
-    name: str, body: AgentTypeUpdateIn, session: SessionDep, caller: CallerDep
+    name: str, body: AgentTypeUpdateIn, session: SessionDep, _admin: AdminDep
 ) -> AgentTypeOut:
     """Changes `spec.agent_name_settings` (administrators)."""
-    require_admin(caller)
     settings = body.spec.agent_name_settings
     view = await agent_types.update_settings(
         session,
@@ -147,9 +144,8 @@ async def update_agent_type(
 
 
 @router.delete("/{name}")
-async def delete_agent_type(name: str, session: SessionDep, caller: CallerDep) -> dict[str, str]:
+async def delete_agent_type(name: str, session: SessionDep, _admin: AdminDep) -> dict[str, str]:
     """Deletes the type (administrators); 409 while agents of it are connected."""
-    require_admin(caller)
     await agent_types.delete(session, name)
     return {}
 
@@ -159,18 +155,16 @@ async def disable_all(
     name: str,
     request: Request,
     session: SessionDep,
-    caller: CallerDep,
+    _admin: AdminDep,
     body: DisableIn | None = None,
 ) -> dict[str, str]:
     """Disables the type's agents: idle ones only (default) or all (`only_idle=false`)."""
-    require_admin(caller)
     only_idle = body.only_idle if body is not None else True
     await agent_types.disable_all(session, request.app.state.wakeups, name, only_idle=only_idle)
     return {}
 
 
 @router.post("/{name}/reset_token", response_model=AgentTypeOut, response_model_exclude_none=True)
-async def reset_token(name: str, session: SessionDep, caller: CallerDep) -> AgentTypeOut:
+async def reset_token(name: str, session: SessionDep, _admin: AdminDep) -> AgentTypeOut:
     """Issues a new registration token (administrators); connected agents keep working."""
-    require_admin(caller)
     return AgentTypeOut.of(await agent_types.reset_token(session, name))

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from blockpost.api.deps import CallerDep, SessionDep
+from blockpost.api.deps import AdminDep, SessionDep
 from blockpost.api.pagination import PageDep
 from blockpost.db.models import AuditEvent
 from blockpost.services import audit
@@ -60,7 +60,7 @@ async def list_audit_events(
     request: Request,
     response: Response,
     session: SessionDep,
-    caller: CallerDep,
+    _admin: AdminDep,
     page: PageDep,
     resource_type: Annotated[ResourceType | None, Query()] = None,
     resource_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -71,6 +71,6 @@ async def list_audit_events(
     """Changes to API tokens, users, secrets and deployment targets, and promotions: who,
     what, when, newest first, 30 to a page with a `link` header. Administrators only."""
     where = audit.AuditFilter(resource_type, resource_id, actor)
-    rows, has_next = await audit.list_events(session, caller, where, page.offset, page.page_size)
+    rows, has_next = await audit.list_events(session, where, page.offset, page.page_size)
     page.link_header(request, response, has_next)
     return [AuditEventOut.of(event) for event in rows]

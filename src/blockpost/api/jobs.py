@@ -6,7 +6,7 @@ import asyncio
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,7 +17,7 @@ from blockpost.dispatch.queue import FileSpec, JobSpec
 from blockpost.dispatch.wakeup import wait_any
 from blockpost.errors import InvalidInput
 from blockpost.services import projects
-from blockpost.services.jobs import visible_job
+from blockpost.services.jobs import stoppable_job, visible_job
 from blockpost.timefmt import epoch_str
 
 router = APIRouter(tags=["jobs"])
@@ -158,12 +158,19 @@ async def describe_job(job_id: str, session: SessionDep, caller: CallerDep) -> d
     return job_json(job, await queue.waiting_reason(session, job))
 
 
+async def _stoppable(job_id: str, session: SessionDep, caller: CallerDep) -> Job:
+    return await stoppable_job(session, caller, job_id)
+
+
 @router.post("/api/v1alpha/jobs/{job_id}/stop")
 async def stop_job(
-    job_id: str, request: Request, session: SessionDep, caller: CallerDep
+    job: Annotated[Job, Depends(_stoppable)],
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
 ) -> dict[str, str]:
-    """A queued job ends stopped at once; a running one is stopped by its agent."""
-    job = await visible_job(session, caller, job_id)
+    """A queued job ends stopped at once; a running one is stopped by its agent (the
+    project's owner, members and administrators, as for terminating its pipeline)."""
     await queue.request_stop(
         session, request.app.state.wakeups, job, f"stopped by {caller.username}"
     )

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
@@ -86,6 +86,10 @@ def block_json(block: Block, jobs: list[Job]) -> dict[str, Any]:
     }
 
 
+async def _runnable(ppl_id: str, session: SessionDep, caller: CallerDep) -> Pipeline:
+    return await projects.runnable_child(session, caller, Pipeline, ppl_id, "pipeline")
+
+
 class TerminateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -156,13 +160,15 @@ async def list_pipelines(
 
 @router.patch("/{ppl_id}")
 async def terminate_pipeline(
-    ppl_id: str, body: TerminateIn, session: SessionDep, caller: CallerDep, engine: EngineDep
+    pipeline: Annotated[Pipeline, Depends(_runnable)],
+    body: TerminateIn,
+    session: SessionDep,
+    caller: CallerDep,
+    engine: EngineDep,
 ) -> dict[str, str]:
     """`{"terminate_request": true}` stops the pipeline: running jobs are stopped, the rest
     canceled; it ends `done` with result `stopped` (or `canceled` if it had not started)."""
     if not body.terminate_request:
         raise InvalidInput("terminate_request", "must be true")
-    pipeline = await workflows.visible_pipeline(session, caller, ppl_id)
-    await projects.runnable(session, caller, pipeline.project_id)
     await runs.terminate(session, engine, pipeline, caller.username)
     return {}

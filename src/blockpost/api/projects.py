@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
 
 from blockpost.api.deps import CallerDep, SessionDep, SettingsDep
 from blockpost.api.pagination import PageDep
 from blockpost.api.project_schemas import MemberIn, MemberOut, ProjectIn, ProjectOut
+from blockpost.db.models import Project
 from blockpost.services import projects
 from blockpost.services.projects import Member
 
 router = APIRouter(prefix="/api/v1alpha/projects", tags=["projects"])
+
+
+async def _managed(project: str, session: SessionDep, caller: CallerDep) -> Project:
+    return await projects.manageable(session, caller, project)
+
+
+ManagedProject = Annotated[Project, Depends(_managed)]
 
 
 def _member_out(member: Member) -> MemberOut:
@@ -52,20 +62,20 @@ async def describe_project(project: str, session: SessionDep, caller: CallerDep)
 @router.patch("/{project}", response_model=ProjectOut)
 @router.put("/{project}", response_model=ProjectOut)
 async def update_project(
-    project: str, body: ProjectIn, session: SessionDep, caller: CallerDep, settings: SettingsDep
+    project: ManagedProject, body: ProjectIn, session: SessionDep, settings: SettingsDep
 ) -> ProjectOut:
     """Changes the fields given and keeps the rest (owner or administrator only)."""
     allow_local = settings.allow_local_repositories
     changed = await projects.update_project(
-        session, caller, project, body.fields(), allow_local=allow_local
+        session, project, body.fields(), allow_local=allow_local
     )
     return ProjectOut.of(changed)
 
 
 @router.delete("/{project}")
-async def delete_project(project: str, session: SessionDep, caller: CallerDep) -> dict[str, str]:
+async def delete_project(project: ManagedProject, session: SessionDep) -> dict[str, str]:
     """Deletes the project (owner or administrator only)."""
-    await projects.delete_project(session, caller, project)
+    await projects.delete_project(session, project)
     return {}
 
 
@@ -77,20 +87,18 @@ async def list_members(project: str, session: SessionDep, caller: CallerDep) -> 
 
 @router.post("/{project}/members", response_model=MemberOut)
 async def add_member(
-    project: str, body: MemberIn, response: Response, session: SessionDep, caller: CallerDep
+    project: ManagedProject, body: MemberIn, response: Response, session: SessionDep
 ) -> MemberOut:
     """Adds a user by `user_id` or `username`: 201 when added, 200 when already a member."""
     member, added = await projects.add_member(
-        session, caller, project, user_id=body.user_id, username=body.username
+        session, project, user_id=body.user_id, username=body.username
     )
     response.status_code = 201 if added else 200
     return _member_out(member)
 
 
 @router.delete("/{project}/members/{user}")
-async def remove_member(
-    project: str, user: str, session: SessionDep, caller: CallerDep
-) -> dict[str, str]:
+async def remove_member(project: ManagedProject, user: str, session: SessionDep) -> dict[str, str]:
     """`user` is a user id or username; the owner cannot be removed."""
-    await projects.remove_member(session, caller, project, user)
+    await projects.remove_member(session, project, user)
     return {}

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from blockpost.api.deps import CallerDep, EngineDep, SessionDep
-from blockpost.db.models import Promotion
+from blockpost.db.models import Pipeline, Promotion
 from blockpost.engine import promotions
 from blockpost.errors import InvalidInput
 from blockpost.services import projects, workflows
@@ -80,8 +80,9 @@ async def trigger_promotion(
     """Starts the promotion's pipeline. 400 when the pipeline has not passed (unless
     `override`), the name is no promotion of it, or a parameter is missing or not one of its
     options; 403 when its deployment target refuses (recorded in the target's history)."""
-    pipeline = await workflows.visible_pipeline(session, caller, _text(body, "pipeline_id"))
-    await projects.runnable(session, caller, pipeline.project_id)
+    pipeline = await projects.runnable_child(
+        session, caller, Pipeline, _text(body, "pipeline_id"), "pipeline"
+    )
     given = {k: v for k, v in body.items() if k not in {"pipeline_id", "name", "override"}}
     for key, value in given.items():
         if not isinstance(value, str):

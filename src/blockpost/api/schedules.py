@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from blockpost.api.deps import CallerDep, EngineDep, SessionDep
@@ -65,6 +65,21 @@ class RunNowIn(BaseModel):
     parameters: dict[str, str] = Field(default={}, max_length=100)
 
 
+async def _managed(schedule_id: str, session: SessionDep, caller: CallerDep) -> Schedule:
+    return await schedules.manageable_schedule(session, caller, schedule_id)
+
+
+async def _managed_if_named(
+    session: SessionDep,
+    caller: CallerDep,
+    periodic_id: Annotated[str | None, Query(max_length=100)] = None,
+) -> Schedule | None:
+    return await _managed(periodic_id, session, caller) if periodic_id else None
+
+
+ManagedSchedule = Annotated[Schedule, Depends(_managed)]
+
+
 def _saved(request: Request, session: SessionDep) -> None:
     after_commit(session, request.app.state.wakeups.schedules.fire)
 
@@ -103,32 +118,27 @@ async def upsert_schedule(
     session: SessionDep,
     caller: CallerDep,
     engine: EngineDep,
-    periodic_id: Annotated[str | None, Query(max_length=100)] = None,
+    named: Annotated[Schedule | None, Depends(_managed_if_named)],
     project_name: Annotated[str | None, Query(max_length=100)] = None,
 ) -> dict[str, Any]:
     """Creates a schedule from a scheduler YAML, or updates the one `periodic_id` (or the
     YAML's `metadata.name` in the project) names. Bad cron, unknown project or branch: 400."""
     schedule = await schedules.upsert(
-        session,
-        engine,
-        caller,
-        body.yml_definition,
-        periodic_id=periodic_id,
-        project_name=project_name,
+        session, engine, caller, body.yml_definition, schedule=named, project_name=project_name
     )
     _saved(request, session)
     return schedule_json(schedule)
 
 
 @router.delete("/{schedule_id}")
-async def delete_schedule(schedule_id: str, session: SessionDep, caller: CallerDep) -> str:
-    await schedules.delete(session, caller, schedule_id)
+async def delete_schedule(schedule: ManagedSchedule, session: SessionDep) -> str:
+    await schedules.delete(session, schedule)
     return "Schedule successfully deleted."
 
 
 @router.post("/{schedule_id}/run_now")
 async def run_now(
-    schedule_id: str,
+    schedule: ManagedSchedule,
     session: SessionDep,
     caller: CallerDep,
     engine: EngineDep,
@@ -137,7 +147,6 @@ async def run_now(
     """Runs the schedule's workflow now (paused or not), optionally on another branch or
     pipeline file and with extra parameters; the trigger records who asked."""
     body = body or RunNowIn()
-    schedule = await schedules.visible_schedule(session, caller, schedule_id)
     trigger, workflow = await schedules.run_now(
         session,
         engine,
@@ -151,14 +160,16 @@ async def run_now(
 
 
 @router.post("/{schedule_id}/pause")
-async def pause(schedule_id: str, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
-    return schedule_json(await schedules.set_paused(session, caller, schedule_id, True))
+async def pause(
+    schedule: ManagedSchedule, session: SessionDep, caller: CallerDep
+) -> dict[str, Any]:
+    return schedule_json(await schedules.set_paused(session, caller, schedule, True))
 
 
 @router.post("/{schedule_id}/unpause")
 async def unpause(
-    schedule_id: str, request: Request, session: SessionDep, caller: CallerDep
+    schedule: ManagedSchedule, request: Request, session: SessionDep, caller: CallerDep
 ) -> dict[str, Any]:
-    schedule = await schedules.set_paused(session, caller, schedule_id, False)
+    await schedules.set_paused(session, caller, schedule, False)
     _saved(request, session)
     return schedule_json(schedule)

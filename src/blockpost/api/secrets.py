@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from blockpost.api.deps import CallerDep, SealerDep, SessionDep
+from blockpost.api.deps import AdminDep, CallerDep, SealerDep, SessionDep
 from blockpost.crypto import Sealer
-from blockpost.db.models import Secret
-from blockpost.services import secrets
+from blockpost.db.models import Project, Secret
+from blockpost.services import projects, secrets
 from blockpost.services.principal import Principal
 from blockpost.services.secrets import SecretData
 from blockpost.timefmt import epoch_str
@@ -20,6 +20,14 @@ from blockpost.timefmt import epoch_str
 router = APIRouter(tags=["secrets"])
 GLOBAL = "/api/v1beta/secrets"
 PROJECT = "/api/v1beta/projects/{project}/secrets"
+
+
+async def _runnable(project: str, session: SessionDep, caller: CallerDep) -> Project:
+    return await projects.runnable(session, caller, project)
+
+
+# A project's secrets are its runners' (owner, members, administrators), reading included.
+RunnableProject = Annotated[Project, Depends(_runnable)]
 
 
 class _In(BaseModel):
@@ -98,17 +106,17 @@ class Scoped:
 
     @staticmethod
     async def list(
-        sealer: Sealer, session: AsyncSession, caller: Principal, project: str | None
+        sealer: Sealer, session: AsyncSession, project: Project | None
     ) -> dict[str, Any]:
-        rows = await secrets.list_secrets(session, caller, project)
+        rows = await secrets.list_secrets(session, project)
         items = [_out(row, SecretData.unseal(sealer, row.sealed), values=False) for row in rows]
         return {"secrets": items, "next_page_token": ""}
 
     @staticmethod
     async def describe(
-        sealer: Sealer, session: AsyncSession, caller: Principal, project: str | None, name: str
+        sealer: Sealer, session: AsyncSession, project: Project | None, name: str
     ) -> dict[str, Any]:
-        secret = await secrets.get_secret(session, caller, project, name)
+        secret = await secrets.get_secret(session, project, name)
         return _out(secret, SecretData.unseal(sealer, secret.sealed), values=True)
 
     @staticmethod
@@ -116,7 +124,7 @@ class Scoped:
         sealer: Sealer,
         session: AsyncSession,
         caller: Principal,
-        project: str | None,
+        project: Project | None,
         body: SecretIn,
     ) -> dict[str, Any]:
         secret, data = await secrets.create_secret(session, sealer, caller, project, body.sent())
@@ -127,7 +135,7 @@ class Scoped:
         sealer: Sealer,
         session: AsyncSession,
         caller: Principal,
-        project: str | None,
+        project: Project | None,
         name: str,
         body: SecretIn,
     ) -> dict[str, Any]:
@@ -138,14 +146,14 @@ class Scoped:
 
 
 @router.get(GLOBAL)
-async def list_global(sealer: SealerDep, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
+async def list_global(sealer: SealerDep, session: SessionDep, _caller: CallerDep) -> dict[str, Any]:
     """Global secrets: names, env var names and file paths, never values."""
-    return await Scoped.list(sealer, session, caller, None)
+    return await Scoped.list(sealer, session, None)
 
 
 @router.post(GLOBAL)
 async def create_global(
-    body: SecretIn, sealer: SealerDep, session: SessionDep, caller: CallerDep
+    body: SecretIn, sealer: SealerDep, session: SessionDep, caller: AdminDep
 ) -> dict[str, Any]:
     """A global secret, usable by every project (administrators only)."""
     return await Scoped.create(sealer, session, caller, None, body)
@@ -153,37 +161,42 @@ async def create_global(
 
 @router.get(GLOBAL + "/{name}")
 async def describe_global(
-    name: str, sealer: SealerDep, session: SessionDep, caller: CallerDep
+    name: str, sealer: SealerDep, session: SessionDep, _admin: AdminDep
 ) -> dict[str, Any]:
     """With values (administrators only); `name` is the secret's name or id."""
-    return await Scoped.describe(sealer, session, caller, None, name)
+    return await Scoped.describe(sealer, session, None, name)
 
 
 @router.put(GLOBAL + "/{name}")
 async def update_global(
-    name: str, body: SecretIn, sealer: SealerDep, session: SessionDep, caller: CallerDep
+    name: str, body: SecretIn, sealer: SealerDep, session: SessionDep, caller: AdminDep
 ) -> dict[str, Any]:
     """Replaces the secret's name, env vars and files (administrators only)."""
     return await Scoped.update(sealer, session, caller, None, name, body)
 
 
 @router.delete(GLOBAL + "/{name}")
-async def delete_global(name: str, session: SessionDep, caller: CallerDep) -> dict[str, str]:
+async def delete_global(name: str, session: SessionDep, caller: AdminDep) -> dict[str, str]:
+    """Administrators only."""
     await secrets.delete_secret(session, caller, None, name)
     return {}
 
 
 @router.get(PROJECT)
 async def list_project(
-    project: str, sealer: SealerDep, session: SessionDep, caller: CallerDep
+    project: RunnableProject, sealer: SealerDep, session: SessionDep
 ) -> dict[str, Any]:
     """The project's secrets (owner, members, administrators): never values."""
-    return await Scoped.list(sealer, session, caller, project)
+    return await Scoped.list(sealer, session, project)
 
 
 @router.post(PROJECT)
 async def create_project(
-    project: str, body: SecretIn, sealer: SealerDep, session: SessionDep, caller: CallerDep
+    project: RunnableProject,
+    body: SecretIn,
+    sealer: SealerDep,
+    session: SessionDep,
+    caller: CallerDep,
 ) -> dict[str, Any]:
     """A secret only this project's pipelines can use; it wins over a global one of its name."""
     return await Scoped.create(sealer, session, caller, project, body)
@@ -191,14 +204,14 @@ async def create_project(
 
 @router.get(PROJECT + "/{name}")
 async def describe_project(
-    project: str, name: str, sealer: SealerDep, session: SessionDep, caller: CallerDep
+    project: RunnableProject, name: str, sealer: SealerDep, session: SessionDep
 ) -> dict[str, Any]:
-    return await Scoped.describe(sealer, session, caller, project, name)
+    return await Scoped.describe(sealer, session, project, name)
 
 
 @router.put(PROJECT + "/{name}")
 async def update_project(
-    project: str,
+    project: RunnableProject,
     name: str,
     body: SecretIn,
     sealer: SealerDep,
@@ -210,7 +223,7 @@ async def update_project(
 
 @router.delete(PROJECT + "/{name}")
 async def delete_project(
-    project: str, name: str, session: SessionDep, caller: CallerDep
+    project: RunnableProject, name: str, session: SessionDep, caller: CallerDep
 ) -> dict[str, str]:
     await secrets.delete_secret(session, caller, project, name)
     return {}

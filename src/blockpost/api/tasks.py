@@ -7,9 +7,9 @@ trigger's integer id. `{project}` is the project's integer number, id or name.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +39,11 @@ class TaskIn(BaseModel):
     template_id: int | str | None = Field(
         default=None, description="the schedule's number in the project, or its id"
     )
+
+
+async def _runnable(project: str, session: SessionDep, caller: CallerDep) -> Project:
+    found = await projects.get_project_by_any(session, caller, project)
+    return await projects.ensure_runnable(session, caller, found)
 
 
 async def _template(session: AsyncSession, project: Project, template: int | str) -> Schedule:
@@ -83,10 +88,13 @@ async def _task_json(
 
 @router.post("", status_code=201)
 async def launch_task(
-    project: str, body: TaskIn, session: SessionDep, caller: CallerDep, engine: EngineDep
+    found: Annotated[Project, Depends(_runnable)],
+    body: TaskIn,
+    session: SessionDep,
+    caller: CallerDep,
+    engine: EngineDep,
 ) -> dict[str, Any]:
     """Runs the template (schedule) now, as the caller; `GET .../tasks/{id}` follows it."""
-    found = await projects.get_project_by_any(session, caller, project)
     if body.template_id is None:
         raise InvalidInput("template_id", "is required")
     schedule = await _template(session, found, body.template_id)

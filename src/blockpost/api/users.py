@@ -5,11 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from blockpost.api.deps import CallerDep, SessionDep
+from blockpost.api.deps import AdminDep, CallerDep, SessionDep
 from blockpost.api.pagination import PageDep
 from blockpost.db.models import User
 from blockpost.services import users
-from blockpost.services.principal import require_admin
 from blockpost.timefmt import iso_seconds
 
 router = APIRouter(prefix="/api", tags=["users"])
@@ -54,16 +53,15 @@ async def current_user(session: SessionDep, caller: CallerDep) -> UserOut:
 
 @router.get("/users", response_model=list[UserOut])
 async def list_users(
-    request: Request, response: Response, session: SessionDep, caller: CallerDep, page: PageDep
+    request: Request, response: Response, session: SessionDep, _admin: AdminDep, page: PageDep
 ) -> list[UserOut]:
-    rows, has_next = await users.list_users(session, caller, page.offset, page.page_size)
+    rows, has_next = await users.list_users(session, page.offset, page.page_size)
     page.link_header(request, response, has_next)
     return [UserOut.of(user) for user in rows]
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
-async def create_user(body: UserIn, session: SessionDep, caller: CallerDep) -> UserOut:
-    require_admin(caller)
+async def create_user(body: UserIn, session: SessionDep, caller: AdminDep) -> UserOut:
     user = await users.create_user(
         session,
         body.username,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from blockpost.api.deps import CallerDep, EngineDep, SessionDep
@@ -15,6 +15,13 @@ from blockpost.services import projects, workflows
 from blockpost.timefmt import seconds_nanos
 
 router = APIRouter(prefix="/api/v1alpha/plumber-workflows", tags=["workflows"])
+
+
+async def _runnable(wf_id: str, session: SessionDep, caller: CallerDep) -> Workflow:
+    return await projects.runnable_child(session, caller, Workflow, wf_id, "workflow")
+
+
+RunnableWorkflow = Annotated[Workflow, Depends(_runnable)]
 
 
 class RunIn(BaseModel):
@@ -117,15 +124,14 @@ async def describe_workflow(wf_id: str, session: SessionDep, caller: CallerDep) 
 
 @router.post("/{wf_id}/reschedule", response_model=RescheduleOut)
 async def reschedule_workflow(
-    wf_id: str,
+    original: RunnableWorkflow,
     session: SessionDep,
     caller: CallerDep,
     engine: EngineDep,
     request_token: Annotated[str, Query(min_length=1, max_length=255)],
 ) -> RescheduleOut:
     """Runs the workflow's commit again; the same `request_token` returns the same new workflow."""
-    original = await workflows.visible_workflow(session, caller, wf_id)
-    project = await projects.runnable(session, caller, original.project_id)
+    project = await projects.get_project(session, caller, original.project_id)
     workflow, pipeline = await runs.reschedule(
         session, engine, caller, project, original, request_token
     )
@@ -134,10 +140,8 @@ async def reschedule_workflow(
 
 @router.post("/{wf_id}/terminate")
 async def terminate_workflow(
-    wf_id: str, session: SessionDep, caller: CallerDep, engine: EngineDep
+    workflow: RunnableWorkflow, session: SessionDep, caller: CallerDep, engine: EngineDep
 ) -> dict[str, str]:
     """Stops every pipeline of the workflow that has not finished."""
-    workflow = await workflows.visible_workflow(session, caller, wf_id)
-    await projects.runnable(session, caller, workflow.project_id)
     await runs.terminate_workflow(session, engine, workflow, caller.username)
     return {}

@@ -48,9 +48,8 @@ async def visible_schedule(session: AsyncSession, caller: Principal, schedule_id
 async def manageable_schedule(
     session: AsyncSession, caller: Principal, schedule_id: str
 ) -> Schedule:
-    schedule = await visible_schedule(session, caller, schedule_id)
-    await projects.runnable(session, caller, schedule.project_id)
-    return schedule
+    """The schedule, if the caller may change, delete or run it (its project's runners)."""
+    return await projects.runnable_child(session, caller, Schedule, schedule_id, "schedule")
 
 
 def _apply(schedule: Schedule, definition: ScheduleDefinition, caller: Principal) -> None:
@@ -76,15 +75,12 @@ async def upsert(
     caller: Principal,
     yml_definition: str,
     *,
-    periodic_id: str | None = None,
+    schedule: Schedule | None = None,
     project_name: str | None = None,
 ) -> Schedule:
-    """Updates the schedule `periodic_id` names, or the one of that name in the project;
-    otherwise creates one."""
+    """Updates `schedule` (one the caller may manage), or the one of the YAML's name in the
+    project; otherwise creates one."""
     definition = parse_definition(yml_definition)
-    schedule = None
-    if periodic_id:
-        schedule = await manageable_schedule(session, caller, periodic_id)
     project = await _schedule_project(session, caller, project_name or definition.project)
     if schedule is not None and schedule.project_id != project.id:
         raise InvalidInput("spec.project", "a schedule cannot move to another project")
@@ -140,15 +136,17 @@ async def recent_triggers(session: AsyncSession, schedule: Schedule) -> Sequence
     return rows.all()
 
 
-async def delete(session: AsyncSession, caller: Principal, schedule_id: str) -> None:
-    await session.delete(await manageable_schedule(session, caller, schedule_id))
+# The functions below act on a schedule the caller may manage (see manageable_schedule).
+
+
+async def delete(session: AsyncSession, schedule: Schedule) -> None:
+    await session.delete(schedule)
     await session.flush()
 
 
 async def set_paused(
-    session: AsyncSession, caller: Principal, schedule_id: str, paused: bool
+    session: AsyncSession, caller: Principal, schedule: Schedule, paused: bool
 ) -> Schedule:
-    schedule = await manageable_schedule(session, caller, schedule_id)
     now = utcnow()
     if schedule.paused != paused:
         schedule.paused = paused
@@ -172,7 +170,6 @@ async def run_now(
     parameters: Mapping[str, str] | None = None,
 ) -> tuple[ScheduleTrigger, Workflow]:
     """Starts the schedule's workflow now, as the caller (paused or not); records a trigger."""
-    await projects.runnable(session, caller, schedule.project_id)
     for name in parameters or {}:
         if not ENV_NAME_RE.match(name):
             raise InvalidInput("parameters", f"{name!r} is not an environment variable name")

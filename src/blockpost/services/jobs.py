@@ -1,4 +1,4 @@
-"""Which jobs a user may see: those of projects they can see (jobs of no project: admins)."""
+"""Which jobs a user may see and stop (as for their pipelines); jobs of no project: admins."""
 
 from __future__ import annotations
 
@@ -23,4 +23,12 @@ async def visible_job(session: AsyncSession, caller: Principal, job_id: str) -> 
         await projects.get_project(session, caller, job.project_id)
     except NotFound:
         raise missing from None
+    return job
+
+
+async def stoppable_job(session: AsyncSession, caller: Principal, job_id: str) -> Job:
+    """The job, if the caller may stop it: the right that terminating its pipeline needs."""
+    job = await visible_job(session, caller, job_id)
+    if job.project_id is not None:
+        await projects.runnable(session, caller, job.project_id)
     return job

@@ -205,7 +205,8 @@ async def runnable(session: AsyncSession, caller: Principal, id_or_name: str) ->
     return await ensure_runnable(session, caller, await get_project(session, caller, id_or_name))
 
 
-async def _manageable(session: AsyncSession, caller: Principal, id_or_name: str) -> Project:
+async def manageable(session: AsyncSession, caller: Principal, id_or_name: str) -> Project:
+    """The project, if the caller may change it, delete it or choose its members."""
     project = await get_project(session, caller, id_or_name)
     if not (caller.admin or project.owner_id == caller.id):
         raise PermissionDenied("only the project's owner or an administrator may do this")
@@ -259,22 +260,16 @@ async def create_project(
 
 
 async def update_project(
-    session: AsyncSession,
-    caller: Principal,
-    id_or_name: str,
-    values: ProjectFields,
-    *,
-    allow_local: bool,
+    session: AsyncSession, project: Project, values: ProjectFields, *, allow_local: bool
 ) -> Project:
-    project = await _manageable(session, caller, id_or_name)
+    """`project` as `manageable` returned it."""
     _apply(project, values, allow_local)
     await _ensure_name_free(session, project.name, except_id=project.id)
     await session.flush()
     return project
 
 
-async def delete_project(session: AsyncSession, caller: Principal, id_or_name: str) -> None:
-    project = await _manageable(session, caller, id_or_name)
+async def delete_project(session: AsyncSession, project: Project) -> None:
     await session.delete(project)
     await session.flush()
 
@@ -314,14 +309,12 @@ async def _user_by_ref(session: AsyncSession, user_id: int | None, username: str
 
 async def add_member(
     session: AsyncSession,
-    caller: Principal,
-    id_or_name: str,
+    project: Project,
     *,
     user_id: int | None = None,
     username: str | None = None,
 ) -> tuple[Member, bool]:
     """Returns the member and whether it was newly added (adding twice is not an error)."""
-    project = await _manageable(session, caller, id_or_name)
     user = await _user_by_ref(session, user_id, username)
     if user.id == project.owner_id:
         return Member(user, "owner"), False
@@ -332,10 +325,7 @@ async def add_member(
     return Member(user, "member"), True
 
 
-async def remove_member(
-    session: AsyncSession, caller: Principal, id_or_name: str, user_ref: str
-) -> None:
-    project = await _manageable(session, caller, id_or_name)
+async def remove_member(session: AsyncSession, project: Project, user_ref: str) -> None:
     user = await session.scalar(
         select(User).where(
             User.id == int(user_ref) if user_ref.isdigit() else User.username == user_ref

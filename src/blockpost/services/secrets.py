@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.crypto import Sealer
 from blockpost.db.models import Project, Secret
-from blockpost.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from blockpost.services import audit, projects
+from blockpost.errors import Conflict, InvalidInput, NotFound
+from blockpost.services import audit
 from blockpost.services.principal import Principal
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
@@ -99,17 +99,6 @@ def check_contents(
     return SecretData(list(env_vars), decoded)
 
 
-async def _scope(
-    session: AsyncSession, caller: Principal, project_ref: str | None, write: bool
-) -> Project | None:
-    """The project of project secrets (members may use them), or None for global secrets."""
-    if project_ref is None:
-        if write and not caller.admin:
-            raise PermissionDenied("only administrators manage global secrets")
-        return None
-    return await projects.runnable(session, caller, project_ref)
-
-
 def _scope_key(project: Project | None) -> str:
     return project.id if project else GLOBAL
 
@@ -124,20 +113,20 @@ async def _find(session: AsyncSession, project: Project | None, id_or_name: str)
     return secret
 
 
-async def list_secrets(
-    session: AsyncSession, caller: Principal, project_ref: str | None
-) -> Sequence[Secret]:
-    project = await _scope(session, caller, project_ref, write=False)
+# `project`: the project whose secrets these are, or None for global secrets. The API checks
+# the caller's right to the scope before it reads a body (global secrets: administrators,
+# but for the list of names; a project's: its owner, members and administrators); these
+# functions take the scope as checked.
+
+
+async def list_secrets(session: AsyncSession, project: Project | None) -> Sequence[Secret]:
     rows = await session.scalars(
         select(Secret).where(Secret.scope == _scope_key(project)).order_by(Secret.name)
     )
     return rows.all()
 
 
-async def get_secret(
-    session: AsyncSession, caller: Principal, project_ref: str | None, id_or_name: str
-) -> Secret:
-    project = await _scope(session, caller, project_ref, write=project_ref is None)
+async def get_secret(session: AsyncSession, project: Project | None, id_or_name: str) -> Secret:
     return await _find(session, project, id_or_name)
 
 
@@ -145,10 +134,9 @@ async def create_secret(
     session: AsyncSession,
     sealer: Sealer,
     caller: Principal,
-    project_ref: str | None,
+    project: Project | None,
     sent: SentSecret,
 ) -> tuple[Secret, SecretData]:
-    project = await _scope(session, caller, project_ref, write=True)
     name, data = sent.name, sent.checked()
     scope = _scope_key(project)
     if await session.scalar(select(Secret.id).where(Secret.scope == scope, Secret.name == name)):
@@ -182,11 +170,10 @@ async def update_secret(
     session: AsyncSession,
     sealer: Sealer,
     caller: Principal,
-    project_ref: str | None,
+    project: Project | None,
     id_or_name: str,
     sent: SentSecret,
 ) -> tuple[Secret, SecretData]:
-    project = await _scope(session, caller, project_ref, write=True)
     secret = await _find(session, project, id_or_name)
     name, data = sent.name, sent.checked()
     if name != secret.name:
@@ -205,9 +192,8 @@ async def update_secret(
 
 
 async def delete_secret(
-    session: AsyncSession, caller: Principal, project_ref: str | None, id_or_name: str
+    session: AsyncSession, caller: Principal, project: Project | None, id_or_name: str
 ) -> None:
-    project = await _scope(session, caller, project_ref, write=True)
     secret = await _find(session, project, id_or_name)
     await session.delete(secret)
     await session.flush()
