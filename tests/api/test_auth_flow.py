@@ -170,3 +170,37 @@ async def test_repeated_failed_logins_are_refused_with_429_until_the_window_pass
         ).status_code == 401
     other = await anon.post("/api/auth/login", json={"auth": "carol", "password": PASSWORD})
     assert other.status_code == 429
+
+
+async def attempt(app: FastAPI, address: str, auth: str, password: str) -> int:
+    """A login from its own client address."""
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post("/api/auth/login", json={"auth": auth, "password": password})
+        return response.status_code
+
+
+async def test_failed_logins_count_per_user_whichever_spelling_names_it(
+    app: FastAPI, make_user: MakeUser
+) -> None:
+    await make_user("carol", email="carol@example.com")
+    spellings = ["carol", "carol@example.com", "CAROL", "Carol@Example.COM", "carol"]
+    for n, spelling in enumerate(spellings):
+        assert await attempt(app, f"10.0.0.{n}", spelling, "wrong-password") == 401
+    assert await attempt(app, "10.0.1.1", "carol", PASSWORD) == 429
+    assert await attempt(app, "10.0.1.2", "CaRoL@example.com", PASSWORD) == 429
+    await make_user("dave")
+    assert await attempt(app, "10.0.1.3", "dave", PASSWORD) == 204
+
+
+async def test_a_login_naming_no_user_counts_against_its_address_and_its_spelling(
+    app: FastAPI, make_user: MakeUser
+) -> None:
+    await make_user("erin")
+    for n in range(5):
+        assert await attempt(app, f"10.0.2.{n}", "Nobody", "x") == 401
+    assert await attempt(app, "10.0.3.1", "nobody", "x") == 429
+    for n in range(5):
+        assert await attempt(app, "10.0.4.1", f"ghost-{n}", "x") == 401
+    assert await attempt(app, "10.0.4.1", "erin", PASSWORD) == 429
+    assert await attempt(app, "10.0.4.2", "erin", PASSWORD) == 204

@@ -26,16 +26,20 @@ async def login(
     body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """Checks the password and sets the session cookie used by `POST /api/user/tokens`.
-    After 5 failures in 5 minutes for one login or one address: 429 with Retry-After."""
+    After 5 failures in 5 minutes for one user (whichever spelling of its username or email
+    was sent) or from one address: 429 with Retry-After."""
     limiter: LoginLimiter = request.app.state.login_limiter
-    keys = (f"user:{body.auth.lower()}", f"ip:{request.client.host if request.client else ''}")
+    # The TCP peer: behind a reverse proxy that is the proxy, unless uvicorn is told to trust
+    # its X-Forwarded-For (proxy_headers, forwarded_allow_ips).
+    address = request.client.host if request.client else ""
+    keys = (await auth.attempt_key(session, body.auth), f"ip:{address}")
     limiter.check(*keys)
     try:
         user = await auth.login(session, body.auth, body.password)
     except NotAuthenticated:
         limiter.failed(*keys)
         raise
-    limiter.succeeded(keys[0])
+    limiter.succeeded(auth.user_key(user))
     secret = await auth.start_web_session(session, user, settings.session_ttl_seconds)
     response = Response(status_code=204)
     response.set_cookie(

@@ -13,10 +13,22 @@ from blockpost.errors import NotAuthenticated, NotFound
 from blockpost.security import new_token, token_hash, verify_password
 from blockpost.services import audit
 from blockpost.services.principal import Principal
-from blockpost.services.users import find_user
+from blockpost.services.users import find_user, find_user_any_case
 from blockpost.timefmt import utcnow
 
 PUBLIC_ID_LEN = 16
+
+
+async def attempt_key(session: AsyncSession, login_name: str) -> str:
+    """What a login attempt is counted against (services/login_limit.py): the user it names,
+    by username or email in any case, so that every spelling shares one count; a name that
+    is no user's is counted by itself."""
+    user = await find_user_any_case(session, login_name)
+    return user_key(user) if user else f"login:{login_name.lower()}"
+
+
+def user_key(user: User) -> str:
+    return f"user:{user.id}"
 
 
 async def login(session: AsyncSession, login_name: str, password: str) -> User:

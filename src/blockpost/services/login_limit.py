@@ -1,4 +1,4 @@
-"""Failed-login limits: after repeated failures, a username or an address must wait."""
+"""Failed-login limits: after repeated failures, a user or an address must wait."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.models import User
@@ -81,6 +81,20 @@ async def find_user(session: AsyncSession, login: str) -> User | None:
     """By username or email."""
     return await session.scalar(
         select(User).where(or_(User.username == login, User.email == login))
+    )
+
+
+async def find_user_any_case(session: AsyncSession, login: str) -> User | None:
+    """As find_user; failing that, the first user whose username or email is `login` in
+    another case."""
+    if (user := await find_user(session, login)) is not None:
+        return user
+    lowered = login.lower()
+    return await session.scalar(
+        select(User)
+        .where(or_(func.lower(User.username) == lowered, func.lower(User.email) == lowered))
+        .order_by(User.id)
+        .limit(1)
     )
 
 
