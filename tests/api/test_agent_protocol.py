@@ -232,6 +232,7 @@ async def test_a_lost_agent_fails_its_job_and_leaves_the_list(
     app: FastAPI, admin: httpx.AsyncClient
 ) -> None:
     agent, job_id = await agent_running(app, admin, SPEC, "vanishing")
+    assert (await agent.job(job_id)).status_code == 200
     await asyncio.sleep(1.1)
     await Reaper(app.state.db, app.state.wakeups, lease_seconds=1).run_once()
     status = (await admin.get(f"/api/v1alpha/jobs/{job_id}")).json()["status"]
@@ -245,6 +246,45 @@ async def test_a_lost_agent_fails_its_job_and_leaves_the_list(
     )
     assert gone.status_code == 404
     await agent.close()
+
+
+async def test_an_agent_registering_again_under_its_name_replaces_its_stale_self(
+    app: FastAPI, admin: httpx.AsyncClient
+) -> None:
+    """A container or machine restarted within the lease comes back under the same name:
+    it must get in, and the job its previous life was running fails at once."""
+    stale, job_id = await agent_running(app, admin, SPEC, "same-name")
+    assert (await stale.job(job_id)).status_code == 200  # the job has begun
+    again = ProtocolAgent(app, stale.registration_token, "same-name")
+    assert (await again.register()).status_code == 201
+    status = (await admin.get(f"/api/v1alpha/jobs/{job_id}")).json()["status"]
+    assert (status["result"], status["result_reason"]) == (
+        "FAILED",
+        "agent same-name registered again",
+    )
+    gone = await stale.client.post(
+        "/api/v1/self_hosted_agents/sync",
+        json={"state": "running-job", "job_id": job_id},
+        headers=stale.auth(),
+    )
+    assert gone.status_code == 404
+    # A job handed over but never fetched has not run: it goes back in line.
+    handed = await enqueue(app, SPEC)
+    assert (await again.sync("waiting-for-jobs"))["job_id"] == handed
+    third = ProtocolAgent(app, stale.registration_token, "same-name")
+    assert (await third.register()).status_code == 201
+    assert (await admin.get(f"/api/v1alpha/jobs/{handed}")).json()["status"]["state"] == "QUEUED"
+    assert (await third.sync("waiting-for-jobs"))["job_id"] == handed
+    names = [
+        a["metadata"]["name"] for a in (await admin.get("/api/v1alpha/agents")).json()["agents"]
+    ]
+    assert names == ["same-name"]
+    other_type = ProtocolAgent(app, await create_type(admin, "s1-other"), "same-name")
+    taken = await other_type.register()
+    assert taken.status_code == 409
+    assert "another type" in taken.json()["message"]
+    for agent in (stale, again, third, other_type):
+        await agent.close()
 
 
 async def test_the_server_stops_a_job_past_its_time_limit(
@@ -278,7 +318,6 @@ async def test_bad_sync_and_register_bodies_are_refused(
     assert (await agent.register(name="has space")).status_code == 400
     assert (await agent.register(job_id="abc")).status_code == 400
     assert (await agent.register(name="ok-name")).status_code == 201
-    assert (await ProtocolAgent(app, token, "ok-name").register()).status_code == 409
     bad = await agent.client.post(
         "/api/v1/self_hosted_agents/sync", json={"state": "dancing"}, headers=agent.auth()
     )

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def jobs_dir() -> Iterator[Path]:
+    """A jobs dir for embedded agents under the system temp dir: when the tests run as root
+    without a sandbox, jobs run as another user, who must be able to reach it."""
+    with tempfile.TemporaryDirectory(prefix="blockpost-test-jobs-") as path:
+        os.chmod(path, 0o711)
+        yield Path(path)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from blockpost.db.models import Agent, AgentType
 from blockpost.dispatch import logs, payload, queue, registry, sync
 from blockpost.errors import NotFound
 from blockpost.metrics import Metrics
+from blockpost.timefmt import EPOCH_MAX
 
 router = APIRouter(tags=["agent protocol"])
 BASE = "/api/v1/self_hosted_agents"
@@ -48,7 +49,7 @@ class SyncIn(BaseModel):
     state: str = Field(max_length=40)
     job_id: str = Field(default="", max_length=64)
     job_result: str = Field(default="", max_length=20)
-    interrupted_at: int = Field(default=0, ge=0, le=2**40)
+    interrupted_at: int = Field(default=0, ge=0, le=EPOCH_MAX)
 
 
 class SyncOut(BaseModel):
@@ -64,7 +65,11 @@ class TokenOut(BaseModel):
 
 async def _agent(request: Request, session: SessionDep) -> Agent:
     agent = await session.get(Agent, request.state.agent_id)
-    if agent is None or agent.state != "registered":
+    if (
+        agent is None
+        or agent.state != "registered"
+        or agent.token_hash != request.state.agent_token_hash
+    ):
         raise NotFound(registry.AGENT_GONE)
     return agent
 
@@ -94,6 +99,7 @@ async def agent_sync(body: SyncIn, request: Request, settings: SettingsDep) -> J
         request.app.state.db,
         request.app.state.wakeups,
         request.state.agent_id,
+        request.state.agent_token_hash,
         request.state.agent_type,
         sync.SyncRequest(**body.model_dump()),
         hold=settings.sync_hold_seconds,

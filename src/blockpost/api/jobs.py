@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from blockpost.api.deps import CallerDep, SessionDep, SettingsDep
 from blockpost.db.models import Job
-from blockpost.dispatch import logs, queue
+from blockpost.dispatch import embedded, logs, queue
 from blockpost.dispatch.queue import FileSpec, JobSpec
 from blockpost.dispatch.wakeup import wait_any
 from blockpost.errors import InvalidInput
@@ -123,6 +123,7 @@ async def create_job(
     project = await projects.runnable(session, caller, body.spec.project_id)
     machine = body.spec.agent.machine
     agent_type = machine.type if machine.type.startswith("s1-") else settings.hosted_agent_type
+    embedded.check(settings.embedded_policy, agent_type, caller.admin)
     files = []
     for index, item in enumerate(body.spec.files):
         try:

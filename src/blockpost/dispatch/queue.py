@@ -199,6 +199,19 @@ async def finish(
         await wake_engine(session, wakeups, job.pipeline_id)
 
 
+async def requeue(session: AsyncSession, wakeups: Wakeups, job: Job) -> None:
+    """Puts a job handed to an agent that never fetched it back in line, at its old place:
+    nothing of it ran (the payload holds the commands), so it may run elsewhere."""
+    job.state = "queued"
+    job.agent_id = None
+    job.agent_name = ""
+    job.agent_ip = ""
+    job.started_at = None
+    job.updated_at = utcnow()
+    await session.flush()
+    await _announce(session, wakeups, job.agent_type, 1)
+
+
 async def request_stop(session: AsyncSession, wakeups: Wakeups, job: Job, reason: str) -> None:
     """A queued job ends stopped at once; a running one is stopped by its agent."""
     if job.state == "finished":

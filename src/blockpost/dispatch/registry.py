@@ -55,7 +55,9 @@ async def agent_for_token(session: AsyncSession, token: str) -> Agent | None:
     )
 
 
-async def record_idle_sync(session: AsyncSession, agent_id: int, now: datetime) -> bool:
+async def record_idle_sync(
+    session: AsyncSession, agent_id: int, token_hash: str, now: datetime
+) -> bool:
     """Records a `waiting-for-jobs` sync in one statement; True when the agent has more to
     hear than "no job yet" (disabled, interrupted, a job it lost track of, an idle timeout).
     Core, not the ORM: an idle fleet's syncs are most of a server's requests."""
@@ -64,7 +66,11 @@ async def record_idle_sync(session: AsyncSession, agent_id: int, now: datetime) 
     flags = (
         await session.execute(
             update(agents)
-            .where(agents.c.id == agent_id, agents.c.state == "registered")
+            .where(
+                agents.c.id == agent_id,
+                agents.c.token_hash == token_hash,
+                agents.c.state == "registered",
+            )
             .values(
                 last_sync_at=now,
                 last_sync_state=state,
@@ -180,16 +186,23 @@ async def describe(session: AsyncSession, name: str) -> Agent:
     return agent
 
 
-async def _fail_job(session: AsyncSession, wakeups: Wakeups, agent: Agent, reason: str) -> None:
-    if agent.job_id is not None:
-        job = await session.get(Job, agent.job_id)
-        if job is not None:
-            await queue.finish(session, wakeups, job, "failed", reason)
+async def _release_job(session: AsyncSession, wakeups: Wakeups, agent: Agent, reason: str) -> None:
+    """The job of an agent that is going away: back in the queue if the agent never
+    fetched it (it cannot have run), else failed with `reason`."""
+    if agent.job_id is None:
+        return
+    job = await session.get(Job, agent.job_id)
+    if job is None or job.state != "running":
+        return
+    if job.log_token_hash is None and job.agent_id == agent.id:
+        await queue.requeue(session, wakeups, job)
+    else:
+        await queue.finish(session, wakeups, job, "failed", reason)
 
 
 async def remove(session: AsyncSession, wakeups: Wakeups, agent: Agent, reason: str) -> None:
     """Removes an agent at once; the job it was running fails with `reason`."""
-    await _fail_job(session, wakeups, agent, reason)
+    await _release_job(session, wakeups, agent, reason)
     await session.execute(delete(Agent).where(Agent.id == agent.id))
     wakeups.forget_agent(agent.id)
 
@@ -215,7 +228,7 @@ async def remove_named(
 async def disconnect(session: AsyncSession, wakeups: Wakeups, agent: Agent) -> None:
     """Removes the agent, or keeps its name reserved for the type's release_after seconds;
     a job it still held fails."""
-    await _fail_job(session, wakeups, agent, "the agent disconnected during the job")
+    await _release_job(session, wakeups, agent, "the agent disconnected during the job")
     if agent.agent_type.release_after:
         agent.state = "disconnected"
         agent.disconnected_at = utcnow()

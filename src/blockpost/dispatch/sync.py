@@ -60,9 +60,9 @@ def _busy_interval() -> int:
     return random.randint(4000, 6000)
 
 
-async def _load(session: AsyncSession, agent_id: int) -> Agent:
+async def _load(session: AsyncSession, agent_id: int, token_hash: str) -> Agent:
     agent = await session.get(Agent, agent_id, populate_existing=True)
-    if agent is None or agent.state != "registered":
+    if agent is None or agent.state != "registered" or agent.token_hash != token_hash:
         raise NotFound(registry.AGENT_GONE)
     return agent
 
@@ -162,7 +162,12 @@ async def _wait(
 
 
 async def _hold_idle(
-    db: Database, wakeups: Wakeups, agent_id: int, agent_type: str, deadline: datetime
+    db: Database,
+    wakeups: Wakeups,
+    agent_id: int,
+    token_hash: str,
+    agent_type: str,
+    deadline: datetime,
 ) -> SyncAnswer | None:
     """An idle agent's sync when its type's queue is known empty: one UPDATE records it,
     then it waits, without loading the agent. None when the sync needs a full look (it is
@@ -174,7 +179,7 @@ async def _hold_idle(
     looks_next = False
     try:
         async with db.session() as session:
-            needs_look = await registry.record_idle_sync(session, agent_id, utcnow())
+            needs_look = await registry.record_idle_sync(session, agent_id, token_hash, utcnow())
         if needs_look or not baton.queue_empty():
             looks_next = True
             return None
@@ -190,11 +195,13 @@ async def sync(
     db: Database,
     wakeups: Wakeups,
     agent_id: int,
+    token_hash: str,
     agent_type: str,
     request: SyncRequest,
     *,
     hold: float,
 ) -> SyncAnswer:
+    """What the agent (its id, and the hash of the token it came with) is to do next."""
     if request.state in LEGACY_FAILED_STATES:
         request = SyncRequest("finished-job", request.job_id, "failed", request.interrupted_at)
     if request.state not in STATES:
@@ -208,7 +215,7 @@ async def sync(
     deadline = utcnow() + timedelta(seconds=hold)
     first = True
     if request.state == "waiting-for-jobs" and request.interrupted_at <= 0:
-        held = await _hold_idle(db, wakeups, agent_id, agent_type, deadline)
+        held = await _hold_idle(db, wakeups, agent_id, token_hash, agent_type, deadline)
         if held is not None:
             return held
         first = False  # recorded
@@ -217,7 +224,7 @@ async def sync(
     try:
         while True:
             async with db.session() as session:
-                agent = await _load(session, agent_id)
+                agent = await _load(session, agent_id, token_hash)
                 if first:
                     _record(agent, request)
                     first = False

@@ -1,0 +1,162 @@
+"""Restarts leave a working agent: `serve` stopped and started again, killed and started
+again, its embedded agent killed under a job, a hand-run agent back under the same name."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from blockpost.db.engine import Database
+from tests.support.server import ServerProcess, jobs_dir
+
+pytestmark = pytest.mark.e2e
+API = "/api/v1alpha"
+
+
+@pytest.fixture
+def server(db: Database, database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
+    with jobs_dir() as jobs:
+        env = {"BLOCKPOST_AGENTS": "1", "BLOCKPOST_JOBS_DIR": str(jobs)}
+        process = ServerProcess(database_url, tmp_path / "data", extra_env=env).start()
+        try:
+            yield process
+        finally:
+            process.stop()
+
+
+def project(api: httpx.Client) -> str:
+    found = api.get(f"{API}/projects/restarts")
+    if found.status_code == 200:
+        return str(found.json()["metadata"]["id"])
+    created = api.post(
+        f"{API}/projects",
+        json={"metadata": {"name": "restarts"}, "spec": {"repository": {"url": "/srv"}}},
+    )
+    assert created.status_code == 200, created.text
+    return str(created.json()["metadata"]["id"])
+
+
+def submit(api: httpx.Client, commands: list[str], machine: str = "e1-standard-2") -> str:
+    body = {
+        "metadata": {"name": "after-restart"},
+        "spec": {
+            "project_id": project(api),
+            "agent": {"machine": {"type": machine, "os_image": "ubuntu2004"}},
+            "commands": commands,
+        },
+    }
+    created = api.post(f"{API}/jobs", json=body)
+    assert created.status_code == 200, created.text
+    return str(created.json()["metadata"]["id"])
+
+
+def wait(api: httpx.Client, job_id: str, state: str = "FINISHED", timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = api.get(f"{API}/jobs/{job_id}").json()
+        if job["status"]["state"] == state:
+            return dict(job)
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} not {state} within {timeout} s: {job}")
+
+
+def runs_a_job(server: ServerProcess) -> None:
+    with server.admin_client() as api:
+        job = wait(api, submit(api, ["echo still here"]))
+        assert job["status"]["result"] == "PASSED", server.output()
+
+
+def test_serve_stopped_and_started_again_within_the_lease_runs_the_next_job(
+    server: ServerProcess,
+) -> None:
+    """1, 10 and 59 s: all inside the default 60 s lease of the agent registered before."""
+    runs_a_job(server)
+    for pause in (1, 10, 59):
+        server.stop()
+        assert server.process is not None
+        assert server.process.returncode == 0, server.output()
+        time.sleep(pause)
+        server.start()
+        runs_a_job(server)
+
+
+def test_serve_killed_and_started_again_runs_the_next_job(server: ServerProcess) -> None:
+    """No goodbye from anyone: the new agent takes over its predecessor's name."""
+    runs_a_job(server)
+    assert server.process is not None
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait()
+    server.start()
+    runs_a_job(server)
+
+
+def embedded_agent_pids(jobs: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"agent" in cmdline and jobs.encode() in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+def test_a_dead_embedded_agent_fails_its_job_at_once_and_comes_back(
+    server: ServerProcess,
+) -> None:
+    jobs = server.extra_env["BLOCKPOST_JOBS_DIR"]
+    with server.admin_client() as api:
+        job_id = submit(api, ["sleep 120"])
+        wait(api, job_id, "RUNNING")
+        (pid,) = embedded_agent_pids(jobs)
+        killed_at = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+        job = wait(api, job_id, timeout=10)
+        assert time.monotonic() - killed_at < 5, "the job waited for the lease"
+        assert job["status"]["result"] == "FAILED"
+        assert job["status"]["result_reason"].endswith("died (exit code -9)")
+        assert wait(api, submit(api, ["echo back"]))["status"]["result"] == "PASSED"
+    assert embedded_agent_pids(jobs) != [pid]
+
+
+def test_a_hand_run_agent_restarted_under_its_name_gets_back_in(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """As `docker compose restart` of an agent container: same host, same name, no
+    disconnect, well inside the lease."""
+    with server.admin_client() as api:
+        made = api.post(
+            f"{API}/self_hosted_agent_types", json={"metadata": {"name": "s1-compose"}}
+        ).json()
+        token_file = tmp_path / "agent.token"
+        token_file.write_text(made["status"]["registration_token"])
+        command = [sys.executable, "-m", "blockpost", "agent", "--url", server.url]
+        command += ["--token-file", str(token_file), "--name", "compose-agent"]
+        command += ["--jobs-dir", str(tmp_path / "jobs")]
+        log = (tmp_path / "agent.log").open("a")
+        first = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            assert wait(api, submit(api, ["true"], "s1-compose"))["status"]["result"] == "PASSED"
+            first.kill()
+            first.wait()
+            second = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                job = wait(api, submit(api, ["true"], "s1-compose"))
+                assert job["status"]["result"] == "PASSED", (job, (tmp_path / "agent.log").read_text())
+            finally:
+                second.terminate()
+                second.wait(timeout=15)
+        finally:
+            if first.poll() is None:
+                first.kill()
