@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         default="text", description="Server log lines: plain text, or one JSON object each."
     )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Addresses of reverse proxies whose X-Forwarded-For/-Proto to trust "
+        "(comma-separated, as uvicorn's --forwarded-allow-ips); empty: trust none.",
+    )
     access_log: bool = Field(
         default=False,
         description="Log every HTTP request (agents' syncs included) at INFO.",

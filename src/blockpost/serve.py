@@ -209,7 +209,10 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_level="info",
-        proxy_headers=False,
+        # The client address counts for login limits: taken from X-Forwarded-For only
+        # when the connection comes from a proxy the operator named.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         access_log=settings.access_log,
         log_config=log_config(settings.log_format),
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,

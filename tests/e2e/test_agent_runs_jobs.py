@@ -410,3 +410,102 @@ def test_a_job_posted_to_one_replica_wakes_an_agent_held_on_another(
     finally:
         first.stop()
         second.stop()
+
+
+def agent_command(rig: Rig, *extra: str) -> list[str]:
+    """A hand-run agent that takes its token from BLOCKPOST_AGENT_TOKEN, not argv."""
+    return [sys.executable, "-m", "blockpost", "agent", "--url", rig.server.url, *extra]
+
+
+def test_a_job_gets_none_of_the_agents_environment_but_what_the_operator_passes(
+    rig: Rig, tmp_path: Path
+) -> None:
+    for agent in rig.agents:
+        agent.terminate()
+        agent.wait(timeout=15)
+    env = {
+        **os.environ,
+        "BLOCKPOST_AGENT_TOKEN": rig.registration_token,
+        "AGENT_ONLY_SECRET": "agent-only-value",
+        "KEEP_ME": "kept-for-jobs",
+    }
+    command = agent_command(rig, "--name", "scrubbed", "--jobs-dir", str(rig.home))
+    command += ["--pass-env", "KEEP_ME", "--pass-env", "BLOCKPOST_AGENT_TOKEN"]
+    log = (tmp_path / "scrubbed.log").open("w")
+    agent = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    rig.agents.append(agent)
+    job_id = rig.submit(["env | sort"])
+    job = rig.wait(job_id)
+    output = rig.log(job_id)
+    assert job["status"]["result"] == "PASSED", output
+    assert "KEEP_ME=kept-for-jobs\n" in output
+    assert "agent-only-value" not in output
+    assert rig.registration_token not in output
+    assert f"HOME={rig.job_home(job_id)}\n" in output
+    assert rig.registration_token.encode() not in Path(f"/proc/{agent.pid}/cmdline").read_bytes()
+    assert not rig.job_home(job_id).parent.exists(), "the job's directory outlived it"
+
+
+def test_an_agent_without_a_registration_token_says_how_to_give_one(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "BLOCKPOST_AGENT_TOKEN"}
+    done = subprocess.run(
+        [sys.executable, "-m", "blockpost", "agent", "--url", "http://127.0.0.1:9"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "--token-file" in done.stderr
+    assert "BLOCKPOST_AGENT_TOKEN" in done.stderr
+    missing = subprocess.run(
+        [*done.args, "--token-file", str(tmp_path / "absent")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert missing.returncode == 2
+    assert "cannot read --token-file" in missing.stderr
+
+
+def test_an_agent_whose_name_is_still_reserved_keeps_trying_until_it_gets_in(
+    rig: Rig, tmp_path: Path
+) -> None:
+    """A 409 is something time mends: the agent backs off and tries again, never exits."""
+    made = rig.api.post(
+        "/api/v1alpha/self_hosted_agent_types",
+        json={
+            "metadata": {"name": "s1-reserved"},
+            "spec": {"agent_name_settings": {"release_after": 3}},
+        },
+    ).json()
+    token = made["status"]["registration_token"]
+    headers = {"Authorization": f"Token {token}"}
+    first = httpx.post(
+        f"{rig.server.url}/api/v1/self_hosted_agents/register",
+        json={"name": "reserved-name"},
+        headers=headers,
+    )
+    assert first.status_code == 201, first.text
+    disconnect = httpx.post(
+        f"{rig.server.url}/api/v1/self_hosted_agents/disconnect",
+        headers={"Authorization": f"Token {first.json()['token']}"},
+    )
+    assert disconnect.status_code == 200
+    token_file = tmp_path / "reserved.token"
+    token_file.write_text(token)
+    log_path = tmp_path / "reserved.log"
+    agent = subprocess.Popen(
+        agent_command(rig, "--token-file", str(token_file), "--name", "reserved-name"),
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    rig.agents.append(agent)
+    deadline = time.monotonic() + 20
+    while "registered as reserved-name" not in log_path.read_text():
+        assert agent.poll() is None, log_path.read_text()
+        assert time.monotonic() < deadline, log_path.read_text()
+        time.sleep(0.2)
+    assert "register answered 409" in log_path.read_text()

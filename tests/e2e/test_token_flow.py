@@ -68,3 +68,31 @@ def test_first_start_prints_a_generated_admin_password_once(
         assert login.status_code == 204
     finally:
         second.stop()
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["behind-a-named-proxy", "direct"])
+def test_login_limit_counts_the_forwarded_client_only_behind_a_named_proxy(
+    trusted: bool, db: Database, database_url: str, tmp_path: Path
+) -> None:
+    """Behind a proxy every login comes from its address: unless the operator names it,
+    five failures from anyone would lock everyone out (and naming none, a client cannot
+    choose the address it is counted as)."""
+    env = {"BLOCKPOST_FORWARDED_ALLOW_IPS": "127.0.0.1"} if trusted else {}
+    server = ServerProcess(database_url, tmp_path / "data", extra_env=env).start()
+    try:
+        with httpx.Client(base_url=server.url) as client:
+            for attempt in range(5):
+                failed = client.post(
+                    "/api/auth/login",
+                    headers={"X-Forwarded-For": "203.0.113.7"},
+                    json={"auth": f"nobody-{attempt}", "password": "wrong"},
+                )
+                assert failed.status_code == 401
+            other = client.post(
+                "/api/auth/login",
+                headers={"X-Forwarded-For": "198.51.100.9"},
+                json={"auth": "admin", "password": server.admin_password},
+            )
+    finally:
+        server.stop()
+    assert other.status_code == (204 if trusted else 429)
