@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -91,11 +92,23 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
     return error_response(400, validation_message(list(exc.errors())))
 
 
+def _unreadable_body(cause: BaseException | None) -> str:
+    """What FastAPI calls "an error parsing the body" when the JSON parser raised other than
+    for a syntax error (nesting is bounded before it runs: api/middleware.py)."""
+    if isinstance(cause, UnicodeDecodeError):
+        return f"body: is not UTF-8 ({cause.reason} at byte {cause.start})"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return f"body: holds a number of more than {sys.get_int_max_str_digits()} digits"
+    return "body: cannot be read as JSON"
+
+
 async def _http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
     if exc.status_code == 404 and message == "Not Found":
         message = "no such endpoint"
+    elif exc.status_code == 400 and message == "There was an error parsing the body":
+        message = _unreadable_body(exc.__cause__)
     return JSONResponse(
         {"message": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
     )

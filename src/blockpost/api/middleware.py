@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,7 +16,7 @@ from blockpost import storable
 from blockpost.api.errors import error_response
 from blockpost.db.engine import Database
 from blockpost.dispatch import registry
-from blockpost.errors import NotAuthenticated, NotFound
+from blockpost.errors import InvalidInput, NotAuthenticated, NotFound
 from blockpost.security import token_hash
 from blockpost.services import auth
 from blockpost.services.principal import Principal
@@ -173,12 +174,20 @@ class AuthMiddleware:
         return agent.id, agent.agent_type.name
 
 
+# Far more than any form the API takes; each also bounds the JSON the form becomes.
+MAX_FORM_FIELDS = 1000
+MAX_FORM_KEY_PARTS = 16
+
+
 def _nest(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     """`a.b=1&c[]=x&c[]=y` -> {"a": {"b": "1"}, "c": ["x", "y"]}; repeated keys make lists."""
     out: dict[str, Any] = {}
     for raw_key, value in pairs:
         as_list = raw_key.endswith("[]")
-        *parents, leaf = raw_key.removesuffix("[]").split(".")
+        *parents, leaf = raw_key.removesuffix("[]").split(".", MAX_FORM_KEY_PARTS)
+        if len(parents) >= MAX_FORM_KEY_PARTS:
+            shown = raw_key if len(raw_key) <= 60 else raw_key[:60] + "…"
+            raise InvalidInput(shown, f"a form key has at most {MAX_FORM_KEY_PARTS} parts")
         node = out
         for part in parents:
             child = node.setdefault(part, {})
@@ -196,11 +205,16 @@ def _nest(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 def form_to_json(body: bytes) -> bytes:
+    """Raises InvalidInput for a form with too many fields or keys of too many parts."""
     text = body.decode("utf-8", "replace")
     if text.lstrip().startswith(("{", "[")):
         # `curl -d '{"a": 1}'` without a Content-Type header: the body is JSON after all.
         return body
-    return json.dumps(_nest(parse_qsl(text, keep_blank_values=True))).encode()
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise InvalidInput("body", f"a form has at most {MAX_FORM_FIELDS} fields") from None
+    return json.dumps(_nest(pairs)).encode()
 
 
 def _unstorable_query(scope: Scope) -> str | None:
@@ -216,7 +230,15 @@ def _unstorable_query(scope: Scope) -> str | None:
     return None
 
 
-def _unstorable_body(body: bytes) -> str | None:
+def _refused_body(body: bytes) -> str | None:
+    """Why the body cannot be taken, as `where: reason`; None for almost every body."""
+    if storable.json_too_deep(body):
+        return f"body: nested deeper than {storable.MAX_JSON_DEPTH} levels"
+    where = _unstorable(body)
+    return None if where is None else f"{where}: {storable.REASON}"
+
+
+def _unstorable(body: bytes) -> str | None:
     if not storable.escaped_in(body):
         return None  # the usual case: no parse
     try:
@@ -227,7 +249,8 @@ def _unstorable_body(body: bytes) -> str | None:
 
 class BodyMiddleware:
     """Refuses bodies over the limit with 413, turns url-encoded forms into JSON, and refuses
-    text no database column can hold (400 naming where it is) before any route sees it."""
+    text no database column can hold and JSON nested too deeply to walk (400 naming where)
+    before any route sees it."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -244,8 +267,8 @@ class BodyMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        declared = storable.whole_number(headers.get("content-length", ""), sys.maxsize)
+        if declared is not None and declared > self.max_bytes:
             await self._too_large(scope, receive, send)
             return
         body = bytearray()
@@ -261,14 +284,18 @@ class BodyMiddleware:
                 return
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "application/x-www-form-urlencoded":
-            body = bytearray(form_to_json(bytes(body)))
+            try:
+                body = bytearray(form_to_json(bytes(body)))
+            except InvalidInput as exc:
+                await error_response(400, exc.message)(scope, receive, send)
+                return
             scope = _with_headers(
                 scope,
                 {b"content-type": b"application/json", b"content-length": str(len(body)).encode()},
             )
         # Log pushes are agents' output, stored as sent: dispatch/logs.py makes them storable.
-        if not scope["path"].startswith(LOG_PUSH) and (where := _unstorable_body(body)):
-            await error_response(400, f"{where}: {storable.REASON}")(scope, receive, send)
+        if not scope["path"].startswith(LOG_PUSH) and (refused := _refused_body(body)):
+            await error_response(400, refused)(scope, receive, send)
             return
         await self.app(scope, _replay(bytes(body), receive), send)
 

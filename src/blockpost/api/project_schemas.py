@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from blockpost import storable
 from blockpost.db.models import Project
 from blockpost.services.projects import ProjectFields
 
@@ -190,7 +191,7 @@ class ProjectOut(BaseModel):
 
 
 class MemberIn(_In):
-    user_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    user_id: int | None = Field(default=None, ge=1, le=storable.INT_MAX)
     username: str | None = Field(default=None, min_length=1, max_length=64)
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from blockpost import storable
 from blockpost.api.deps import CallerDep, EngineDep, SessionDep
 from blockpost.db.models import Pipeline, Project, Schedule, ScheduleTrigger, Workflow
 from blockpost.errors import InvalidInput, NotFound
@@ -47,7 +48,16 @@ async def _runnable(project: str, session: SessionDep, caller: CallerDep) -> Pro
 
 
 async def _template(session: AsyncSession, project: Project, template: int | str) -> Schedule:
-    key = Schedule.number == int(template) if str(template).isdigit() else Schedule.id == template
+    text = str(template)
+    if storable.ascii_digits(text):
+        number = storable.whole_number(text)
+        if number is None:
+            raise InvalidInput(
+                "template_id", f"must be a template's number (at most {storable.INT_MAX}) or id"
+            )
+        key = Schedule.number == number
+    else:
+        key = Schedule.id == text
     schedule = await session.scalar(select(Schedule).where(Schedule.project_id == project.id, key))
     if schedule is None:
         raise NotFound(f"template {template!r} not found in project {project.name!r}")
@@ -108,9 +118,10 @@ async def describe_task(
 ) -> dict[str, Any]:
     """`status`: waiting, running, stopping, success, error or stopped."""
     found = await projects.get_project_by_any(session, caller, project)
-    if not task_id.isdigit() or len(task_id) > 18:
+    trigger_id = storable.whole_number(task_id)
+    if trigger_id is None:
         raise NotFound(f"task {task_id!r} not found")
-    trigger = await session.get(ScheduleTrigger, int(task_id))
+    trigger = await session.get(ScheduleTrigger, trigger_id)
     if trigger is None or trigger.project_id != found.id:
         raise NotFound(f"task {task_id} not found")
     schedule = await session.get(Schedule, trigger.schedule_id)

@@ -39,6 +39,9 @@ def parse_lines(body: str) -> list[str]:
     if len(lines) > MAX_LINES_PER_PUSH:
         raise TooManyLines(f"at most {MAX_LINES_PER_PUSH} event lines per request")
     for number, line in enumerate(lines, start=1):
+        if storable.json_too_deep(line.encode()):
+            depth = storable.MAX_JSON_DEPTH
+            raise InvalidInput(f"line {number}", f"is nested deeper than {depth} levels")
         try:
             event = json.loads(line)
         except ValueError:

@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from blockpost.errors import InvalidInput
 from blockpost.pipeline_yaml import PipelineInvalid
 from blockpost.pipeline_yaml.loader import load
 from blockpost.services.projects import check_pipeline_file
+from blockpost.timefmt import utcnow
 
 FIELD = "yml_definition"
 DEFAULT_PIPELINE_FILE = ".semaphore/semaphore.yml"
@@ -51,6 +52,10 @@ def check_cron(at: str, where: str = "spec.at") -> None:
         raise _bad(
             where, f"{at!r} is not a cron expression of 5 fields (minute hour day month weekday)"
         )
+    try:
+        next_tick(at, utcnow())
+    except CroniterBadDateError:
+        raise _bad(where, f"{at!r} names no day that exists, such as 31 February") from None
 
 
 def _parameters(raw: Any) -> dict[str, str]:
@@ -92,7 +97,7 @@ def parse_definition(text: str) -> ScheduleDefinition:
         raise _bad("spec", "is required and must be a map")
     unknown = set(spec) - {"project", "branch", "at", "pipeline_file", "paused", "parameters"}
     if unknown:
-        raise _bad("spec", f"unknown key {sorted(unknown)[0]!r}")
+        raise _bad("spec", f"unknown key {sorted(map(str, unknown))[0]!r}")
     at = _text(spec, "at", "spec")
     check_cron(at)
     pipeline_file = _text(spec, "pipeline_file", "spec", DEFAULT_PIPELINE_FILE)

@@ -10,6 +10,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from blockpost import storable
 from blockpost.db.models import Project, ProjectMember, User
 from blockpost.db.paging import fetch_page
 from blockpost.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -169,9 +170,10 @@ async def runnable_child(
 
 async def get_project_by_any(session: AsyncSession, caller: Principal, ref: str) -> Project:
     """By id, by integer number (as the task-launch API names projects), or by name."""
-    if ref.isdigit() and len(ref) < 10:
+    number = storable.whole_number(ref)
+    if number is not None:
         project = await session.scalar(
-            select(Project).where(Project.number == int(ref), visible_to(caller))
+            select(Project).where(Project.number == number, visible_to(caller))
         )
         if project is not None:
             return project
@@ -326,10 +328,9 @@ async def add_member(
 
 
 async def remove_member(session: AsyncSession, project: Project, user_ref: str) -> None:
+    user_id = storable.whole_number(user_ref)
     user = await session.scalar(
-        select(User).where(
-            User.id == int(user_ref) if user_ref.isdigit() else User.username == user_ref
-        )
+        select(User).where(User.id == user_id if user_id is not None else User.username == user_ref)
     )
     if user is not None and user.id == project.owner_id:
         raise InvalidInput("user", "the owner cannot be removed from the project")
