@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -46,9 +47,10 @@ def _parallelism(job: Job, parameters: Mapping[str, str]) -> int:
     if isinstance(value, str):
         try:
             value = params.evaluate_whole(value, parameters)
-            value = int(value) if isinstance(value, str) else value
-        except (params.ParameterError, ValueError):
+        except params.ParameterError:
             raise _invalid(job, "Parallelism value is not an integer.") from None
+        if isinstance(value, str) and (value := params.int64(value)) is None:
+            raise _invalid(job, "Parallelism value is not an integer.")
     if not isinstance(value, int) or not 1 <= value <= MAX_PARALLELISM:
         raise _invalid(job, f"parallelism must be 1 to {MAX_PARALLELISM}, got {value!r}")
     return value
@@ -69,11 +71,11 @@ def expand_job(
     if not job.matrix:
         return [(job.name, job.env_vars)]
     axes = [(axis.env_var, _axis_values(job, axis, values)) for axis in job.matrix]
-    combinations = list(itertools.product(*(axis_values for _, axis_values in axes)))
-    if len(combinations) > MAX_MATRIX:
+    # Counted before the product is made: parameters can make each axis thousands long.
+    if math.prod(len(axis_values) for _, axis_values in axes) > MAX_MATRIX:
         raise _invalid(job, f"Matrix product size exceeds maximum allowed size ({MAX_MATRIX}).")
     expanded = []
-    for combination in combinations:
+    for combination in itertools.product(*(axis_values for _, axis_values in axes)):
         pairs = [EnvVar(name, value) for (name, _), value in zip(axes, combination, strict=True)]
         label = ", ".join(f"{pair.name}={pair.value}" for pair in pairs)
         expanded.append((f"{job.name} - {label}", (*job.env_vars, *pairs)))

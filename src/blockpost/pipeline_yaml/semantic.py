@@ -115,25 +115,27 @@ def _dependencies(blocks: dict[int, dict[str, Any]], names: list[str], report: R
 
 
 def _find_cycle(edges: dict[str, list[str]], order: list[str]) -> list[str] | None:
-    """A cycle as [a, b, …, a] where each depends on the next, or None."""
-    state: dict[str, int] = {}
-    stack: list[str] = []
+    """A cycle as [a, b, …, a] where each depends on the next, or None.
 
-    def visit(name: str) -> list[str] | None:
-        state[name] = 1
-        stack.append(name)
-        for dep in edges.get(name, []):
-            if state.get(dep) == 1:
-                return [*stack[stack.index(dep) :], dep]
-            if dep in edges and dep not in state and (found := visit(dep)):
-                return found
-        stack.pop()
-        state[name] = 2
-        return None
-
-    for name in order:
-        if name not in state and (found := visit(name)):
-            return found
+    A walk with its own stack: a file may chain thousands of blocks (the block limit is an
+    error reported beside this one), more than Python's stack takes in recursion."""
+    state: dict[str, int] = {}  # 1: on the path walked now, 2: done
+    for start in order:
+        if start in state:
+            continue
+        state[start] = 1
+        path, pending = [start], [iter(edges.get(start, []))]
+        while pending:
+            dep = next(pending[-1], None)
+            if dep is None:
+                state[path.pop()] = 2
+                pending.pop()
+            elif state.get(dep) == 1:
+                return [*path[path.index(dep) :], dep]
+            elif dep in edges and dep not in state:
+                state[dep] = 1
+                path.append(dep)
+                pending.append(iter(edges[dep]))
     return None
 
 

@@ -98,8 +98,28 @@ def test_parameter_expressions_expand_with_the_promotion_parameters() -> None:
     [
         ({"REGIONS": "", "SHARDS": "2"}, "must not be empty"),
         ({"REGIONS": "eu", "SHARDS": "x"}, "not an integer"),
+        # int() reads these as 3, 2 and 1000; Go's ParseInt, which Semaphore uses, does not
+        ({"REGIONS": "eu", "SHARDS": "٣"}, "not an integer"),
+        ({"REGIONS": "eu", "SHARDS": "²"}, "not an integer"),
+        ({"REGIONS": "eu", "SHARDS": "1_000"}, "not an integer"),
+        ({"REGIONS": "eu", "SHARDS": "9" * 5000}, "not an integer"),
+        ({"REGIONS": "eu", "SHARDS": "-3"}, "parallelism must be 1 to 50, got -3"),
+        ({"REGIONS": "eu", "SHARDS": str(2**63)}, "not an integer"),
     ],
 )
 def test_parameter_values_that_do_not_fit_are_reported(parameters: dict, message: str) -> None:
     with pytest.raises(PipelineInvalid, match=message):
         expanded(PARAMETERIZED, parameters)
+
+
+def test_a_matrix_too_large_is_refused_before_it_is_made() -> None:
+    axis = 'values: "%{{ parameters.MANY | splitList \\",\\" }}"'
+    jobs = f"""        - name: Huge
+          commands: [c]
+          matrix:
+            - {{env_var: A, {axis}}}
+            - {{env_var: B, {axis}}}
+            - {{env_var: C, {axis}}}
+"""
+    with pytest.raises(PipelineInvalid, match="Matrix product size"):  # not 10**18 jobs
+        expanded(jobs, {"MANY": ",".join(["x"] * 1_000_000)})

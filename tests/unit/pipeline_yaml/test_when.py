@@ -126,3 +126,30 @@ def test_bad_conditions_report_what_and_where(text: str, message: str, column: i
 def test_deep_nesting_is_refused_not_a_crash() -> None:
     with pytest.raises(WhenError, match="nested deeper"):
         parse("(" * 500 + "true" + ")" * 500)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (" and ".join(["branch = 'a'"] * 20_000), "more than 100 conditions in one expression"),
+        (" = ".join(["change_in('/a')"] * 20_000), "more than 100 conditions in one expression"),
+        ("change_in(" + "[" * 20_000 + "'/a'" + "]" * 20_000 + ")", "nested deeper than 50"),
+        ("change_in('/a', {exclude: " + "{a: " * 20_000 + "})", "nested deeper than 50"),
+        ("change_in('/a', {exclude: " + "9" * 5000 + "})", "number longer than 20 digits"),
+        ("branch =~ '" + "(" * 20_000 + "a" + ")" * 20_000 + "'", "regular expression too large"),
+        ("branch =~ 'a{4294967296}'", "regular expression too large"),
+    ],
+)
+def test_conditions_too_long_or_deep_to_walk_are_refused_not_a_crash(
+    text: str, message: str
+) -> None:
+    with pytest.raises(WhenError, match=message):
+        parse(text)
+
+
+def test_the_longest_condition_allowed_parses_walks_and_evaluates() -> None:
+    longest = " or ".join([f"branch = 'b{n}'" for n in range(99)] + ["branch = 'main'"])
+    tree = parse(longest)
+    assert str(tree).startswith("(or (or (or ")
+    assert evaluate(longest, BRANCH_MAIN) is True
+    assert evaluate(tree, TAG_V1) is False

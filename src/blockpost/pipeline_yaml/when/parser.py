@@ -13,6 +13,10 @@ from typing import Any
 from blockpost.pipeline_yaml.when.lexer import BOOLEANS, Kind, Token, WhenError, tokenize
 
 MAX_NESTING = 50
+# The tree is as deep as the condition is long (`a and b and c` is ((a and b) and c)), and
+# checking and evaluating it recurse: a bound well inside Python's stack.
+MAX_TERMS = 100
+MAX_DIGITS = 20
 CHANGE_IN_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "on_tags": bool,
     "default_branch": str,
@@ -90,6 +94,7 @@ class _Parser:
         self.tokens = tokens
         self.index = 0
         self.depth = 0
+        self.terms = 0
 
     def peek(self, ahead: int = 0) -> Token:
         return self.tokens[min(self.index + ahead, len(self.tokens) - 1)]
@@ -107,10 +112,13 @@ class _Parser:
             )
         return self.take()
 
-    def expression(self) -> Expr:
+    def nest(self) -> None:
         self.depth += 1
         if self.depth > MAX_NESTING:
             raise WhenError(f"nested deeper than {MAX_NESTING} levels", self.peek().column)
+
+    def expression(self) -> Expr:
+        self.nest()
         left = self.term()
         while self.peek().kind is Kind.BOOL_OPERATOR:
             op = self.take().text.lower()
@@ -120,6 +128,9 @@ class _Parser:
 
     def term(self) -> Expr:
         token = self.peek()
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise WhenError(f"more than {MAX_TERMS} conditions in one expression", token.column)
         if token.kind is Kind.PUNCT and token.text == "(":
             self.take()
             inner = self.expression()
@@ -164,6 +175,8 @@ class _Parser:
                 re.compile(str(pattern.value))
             except re.error as exc:
                 raise WhenError(f"invalid regular expression: {exc}", at.column) from None
+            except (RecursionError, OverflowError):  # groups nested thousands deep, a{9**99}
+                raise WhenError("regular expression too large", at.column) from None
         return Compare(op.text, left, right)
 
     def call(self) -> Call:
@@ -186,10 +199,13 @@ class _Parser:
         if token.kind is Kind.BOOLEAN:
             return BOOLEANS[token.text]
         if token.kind is Kind.INTEGER:
+            if len(token.text) > MAX_DIGITS:  # int() refuses 4,300 digits; none is valid anyway
+                raise WhenError(f"number longer than {MAX_DIGITS} digits", token.column)
             return int(token.text)
         if token.kind is Kind.FLOAT:
             return float(token.text)
         if token.kind is Kind.PUNCT and token.text == "[":
+            self.nest()
             items: list[Any] = []
             if not (self.peek().kind is Kind.PUNCT and self.peek().text == "]"):
                 items.append(self.value())
@@ -197,8 +213,10 @@ class _Parser:
                     self.take()
                     items.append(self.value())
             self.expect(Kind.PUNCT, "]", "']' or ','")
+            self.depth -= 1
             return items
         if token.kind is Kind.PUNCT and token.text == "{":
+            self.nest()
             entries: dict[str, Any] = {}
             if not (self.peek().kind is Kind.PUNCT and self.peek().text == "}"):
                 while True:
@@ -208,6 +226,7 @@ class _Parser:
                         break
                     self.take()
             self.expect(Kind.PUNCT, "}", "'}' or ','")
+            self.depth -= 1
             return entries
         raise WhenError(f"expected a value, found {token.describe()}", token.column)
 
