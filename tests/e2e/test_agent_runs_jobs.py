@@ -266,7 +266,7 @@ def test_serve_runs_hosted_machine_jobs_on_its_embedded_agent(
         server.stop()
     assert server.process is not None
     assert server.process.returncode == 0, server.output()
-    assert not processes_mentioning(str(tmp_path / "data" / "agents")), "agents outlived serve"
+    assert not processes_mentioning(str(server.jobs_dir)), "agents outlived serve"
 
 
 def processes_mentioning(text: str) -> list[int]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,7 +14,6 @@ import pytest
 from blockpost.agent.sandbox import JobUser, SandboxMode, SandboxUnavailable, resolve
 from blockpost.db.engine import Database
 from tests.support.server import ServerProcess
-from tests.support.server import jobs_dir as support_jobs_dir
 
 pytestmark = pytest.mark.e2e
 API = "/api/v1alpha"
@@ -41,12 +39,6 @@ def sandbox_available() -> bool:
         return resolve(SandboxMode.BWRAP, user)[0] is SandboxMode.BWRAP
     except SandboxUnavailable:
         return False
-
-
-@pytest.fixture
-def jobs_dir() -> Iterator[Path]:
-    with support_jobs_dir() as path:
-        yield path
 
 
 def user_client(server: ServerProcess, admin: httpx.Client, name: str) -> httpx.Client:
@@ -84,24 +76,25 @@ def run_job(client: httpx.Client, project: str, commands: list[str], **spec: obj
 
 @pytest.mark.parametrize("mode", ["bwrap", "none"])
 def test_a_users_job_finds_none_of_the_servers_secrets(
-    mode: str, db: Database, database_url: str, tmp_path: Path, jobs_dir: Path
+    mode: str, db: Database, database_url: str, tmp_path: Path
 ) -> None:
     if mode == "bwrap" and not sandbox_available():
         pytest.skip("bubblewrap cannot run on this machine")
     if mode == "none" and os.geteuid() != 0:
         pytest.skip("without a sandbox, jobs are kept from the server only by another OS user")
     data_dir = tmp_path / "data"
-    other_job = jobs_dir / "some-other-job"
+    server = ServerProcess(database_url, data_dir, ADMIN_PASSWORD)
+    other_job = server.jobs_dir / "some-other-job"
     other_job.mkdir()
     (other_job / "their-file").write_text("another job's work")
     env = {
         "BLOCKPOST_AGENTS": "1",
         "BLOCKPOST_JOB_SANDBOX": mode,
-        "BLOCKPOST_JOBS_DIR": str(jobs_dir),
         # Without a sandbox only administrators' jobs run here unless the operator says so.
         "BLOCKPOST_EMBEDDED_AGENT_USERS": "all",
     }
-    server = ServerProcess(database_url, data_dir, ADMIN_PASSWORD, extra_env=env).start()
+    server.extra_env = env
+    server.start()
     try:
         with server.admin_client() as admin:
             mallory = user_client(server, admin, "mallory")

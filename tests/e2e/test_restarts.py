@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from blockpost.db.engine import Database
-from tests.support.server import ServerProcess, jobs_dir
+from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
 API = "/api/v1alpha"
@@ -23,13 +23,12 @@ API = "/api/v1alpha"
 
 @pytest.fixture
 def server(db: Database, database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
-    with jobs_dir() as jobs:
-        env = {"BLOCKPOST_AGENTS": "1", "BLOCKPOST_JOBS_DIR": str(jobs)}
-        process = ServerProcess(database_url, tmp_path / "data", extra_env=env).start()
-        try:
-            yield process
-        finally:
-            process.stop()
+    env = {"BLOCKPOST_AGENTS": "1"}
+    process = ServerProcess(database_url, tmp_path / "data", extra_env=env).start()
+    try:
+        yield process
+    finally:
+        process.stop()
 
 
 def project(api: httpx.Client) -> str:
@@ -115,7 +114,7 @@ def embedded_agent_pids(jobs: str) -> list[int]:
 def test_a_dead_embedded_agent_fails_its_job_at_once_and_comes_back(
     server: ServerProcess,
 ) -> None:
-    jobs = server.extra_env["BLOCKPOST_JOBS_DIR"]
+    jobs = str(server.jobs_dir)
     with server.admin_client() as api:
         job_id = submit(api, ["sleep 120"])
         wait(api, job_id, "RUNNING")
@@ -153,7 +152,10 @@ def test_a_hand_run_agent_restarted_under_its_name_gets_back_in(
             second = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
             try:
                 job = wait(api, submit(api, ["true"], "s1-compose"))
-                assert job["status"]["result"] == "PASSED", (job, (tmp_path / "agent.log").read_text())
+                assert job["status"]["result"] == "PASSED", (
+                    job,
+                    (tmp_path / "agent.log").read_text(),
+                )
             finally:
                 second.terminate()
                 second.wait(timeout=15)

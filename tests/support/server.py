@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -24,13 +26,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def jobs_dir() -> Iterator[Path]:
+def reachable_jobs_dir() -> Path:
     """A jobs dir for embedded agents under the system temp dir: when the tests run as root
-    without a sandbox, jobs run as another user, who must be able to reach it."""
-    with tempfile.TemporaryDirectory(prefix="blockpost-test-jobs-") as path:
-        os.chmod(path, 0o711)
-        yield Path(path)
+    without a sandbox, jobs run as another user, who must be able to reach it. Removed when
+    the test process ends (servers restarted within a test keep it)."""
+    path = Path(tempfile.mkdtemp(prefix="blockpost-test-jobs-"))
+    path.chmod(0o711)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 @dataclass
@@ -40,6 +43,7 @@ class ServerProcess:
     admin_password: str = "admin-password-1"
     extra_env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    jobs_dir: Path = field(default_factory=reachable_jobs_dir)
     process: subprocess.Popen[str] | None = None
     log_path: Path | None = None
 
@@ -57,6 +61,7 @@ class ServerProcess:
             "BLOCKPOST_PORT": str(self.port),
             "BLOCKPOST_AGENTS": "0",
             "BLOCKPOST_ALLOW_LOCAL_REPOSITORIES": "true",  # tests make their repositories here
+            "BLOCKPOST_JOBS_DIR": str(self.jobs_dir),
             **self.extra_env,
         }
         self.data_dir.mkdir(parents=True, exist_ok=True)
