@@ -143,6 +143,9 @@ class AuthMiddleware:
             raise NotAuthenticated("the agent API takes 'Authorization: Token <token>'")
         if not path.startswith(LOG_PUSH) and path != REGISTER_PATH:
             state["agent_id"], state["agent_type"] = await self._agent(secret)
+            # The id alone is not the agent: SQLite reuses a removed agent's id, and a
+            # cached token of a removed agent must not act as the next one to get it.
+            state["agent_token_hash"] = token_hash(secret)
             return
         async with self.db.session() as session:
             if path.startswith(LOG_PUSH):
