@@ -325,6 +325,8 @@ async def test_bad_target_input_is_400_naming_the_field(rig: EngineRig) -> None:
         (named(subject_rules=[{"type": "GOD"}]), "subject_rules.0.type"),
         (named(subject_rules=[{"type": "USER"}]), "subject_rules.0.subject_id"),
         (named(object_rules=bad_regex), "object_rules.0.pattern"),
+        (named(object_rules=[{**bad_regex[0], "pattern": "(" * 5000}]), "object_rules.0.pattern"),
+        (named(object_rules=[{**bad_regex[0], "pattern": "a{4294967296}"}]), "object_rules.0"),
         (named(files=[{"path": "f", "content": "%%"}]), "files.0.content: is not base64"),
         (named(colour="red"), "colour"),
     ]

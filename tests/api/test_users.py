@@ -34,6 +34,7 @@ async def test_admin_creates_a_user_who_can_then_log_in(
         ({"username": "admin", "password": PASSWORD}, 409, "username: a user with this username"),
         ({"username": "x y", "password": PASSWORD}, 400, "username: must be"),
         ({"username": "12345", "password": PASSWORD}, 400, "username: must be"),
+        ({"username": "trailing\n", "password": PASSWORD}, 400, "username: must be"),
         ({"username": "short", "password": "123"}, 400, "password: must be 8 to 1024"),
         (
             {"username": "mail", "password": PASSWORD, "email": "no-at"},

@@ -91,7 +91,8 @@ def _objects(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif mode == "REGEX":
             try:
                 re.compile(pattern)
-            except re.error as exc:
+            # Deep nesting and huge repeat counts fail outside re.error.
+            except (re.error, RecursionError, OverflowError) as exc:
                 raise InvalidInput(
                     f"object_rules.{index}.pattern", f"is not a regex: {exc}"
                 ) from None

@@ -15,7 +15,7 @@ from blockpost.services import audit
 from blockpost.services.principal import Principal
 
 ADMIN_USERNAME = "admin"
-USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 1024
 
@@ -36,7 +36,7 @@ async def create_user(
     actor: Principal | None,
 ) -> User:
     """`actor`: who creates the user (None: the system, e.g. the CLI on the server's host)."""
-    if not USERNAME_RE.match(username) or username.isdigit():
+    if not USERNAME_RE.fullmatch(username) or username.isdigit():
         # All-digit names are refused because paths accept a user id or a username.
         raise InvalidInput(
             "username",
