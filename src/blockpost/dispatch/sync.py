@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -82,6 +82,13 @@ def _interrupt_expired(agent: Agent) -> bool:
         return False
     grace = timedelta(seconds=agent.interruption_grace_period)
     return utcnow() - agent.interrupted_at >= grace
+
+
+def _idle_end(agent: Agent) -> datetime:
+    """When an idle agent with an idle timeout is to be told to shut down."""
+    if not agent.idle_timeout:
+        return datetime.max.replace(tzinfo=UTC)
+    return agent.last_state_change_at + timedelta(seconds=agent.idle_timeout)
 
 
 async def _waiting(
@@ -230,11 +237,13 @@ async def sync(
                     first = False
                 # Tickets are taken before looking, so a wake-up between look and wait counts.
                 tickets = [wakeups.for_agent(agent.id).ticket()]
+                until = deadline
                 if request.state == "waiting-for-jobs":
                     baton = wakeups.for_type(agent.agent_type.name)
                     turn = baton.join()
                     tickets.append(turn)
                     answer = await _waiting(session, wakeups, baton, agent)
+                    until = min(deadline, _idle_end(agent))
                 elif request.state == "running-job":
                     answer = await _running(session, agent, request.job_id)
                 elif request.state == "finished-job":
@@ -244,7 +253,10 @@ async def sync(
             if answer is not None:
                 return answer
             interval = RECONNECT_MS if request.state == "waiting-for-jobs" else _busy_interval()
-            if (held := await _wait(wakeups, tickets, deadline, interval)) is not None:
+            held = await _wait(wakeups, tickets, until, interval)
+            # An idle timeout that falls inside the hold is answered when it falls, not
+            # at the agent's next sync (--disconnect-after-idle-timeout N: N s, not N + 20).
+            if held is not None and (until == deadline or wakeups.closing.is_set()):
                 return held
             if baton is not None and turn is not None:
                 baton.leave(turn, looked=True)
