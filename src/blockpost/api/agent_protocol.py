@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,7 +13,7 @@ from blockpost.api.deps import SessionDep, SettingsDep
 from blockpost.api.middleware import LOG_PUSH
 from blockpost.db.engine import after_commit
 from blockpost.db.models import Agent, AgentType
-from blockpost.dispatch import logs, payload, queue, registry, sync
+from blockpost.dispatch import agent_types, logs, payload, queue, registry, sync
 from blockpost.errors import NotFound
 from blockpost.metrics import Metrics
 from blockpost.timefmt import EPOCH_MAX
@@ -89,6 +89,48 @@ async def register(body: RegisterIn, request: Request, session: SessionDep) -> R
         user_agent=request.headers.get("user-agent", ""),
     )
     return RegisterOut(name=agent.name, token=secret)
+
+
+class JobCounts(BaseModel):
+    queued: int
+    running: int
+
+
+class AgentCounts(BaseModel):
+    idle: int
+    occupied: int
+
+
+class MetricsOut(BaseModel):
+    jobs: JobCounts
+    agents: AgentCounts
+
+
+async def _occupancy(request: Request, session: SessionDep) -> agent_types.Occupancy:
+    agent_type = await session.get(AgentType, request.state.agent_type_id)
+    if agent_type is None:
+        raise NotFound("agent type not found")
+    return await agent_types.occupancy(session, agent_type)
+
+
+@router.get(f"{BASE}/metrics", response_model=MetricsOut)
+async def metrics(
+    occupancy: Annotated[agent_types.Occupancy, Depends(_occupancy)],
+) -> MetricsOut:
+    """Jobs and agents of the type whose registration token is given, for autoscalers
+    (Semaphore's agent-aws-stack sums `jobs`; its k8s metrics adapter reads all four)."""
+    return MetricsOut(
+        jobs=JobCounts(queued=occupancy.queued, running=occupancy.running),
+        agents=AgentCounts(idle=occupancy.idle, occupied=occupancy.occupied),
+    )
+
+
+@router.get(f"{BASE}/occupancy", response_model=JobCounts)
+async def occupancy_counts(
+    occupancy: Annotated[agent_types.Occupancy, Depends(_occupancy)],
+) -> JobCounts:
+    """The older form of `metrics` that early autoscalers call: job counts by state."""
+    return JobCounts(queued=occupancy.queued, running=occupancy.running)
 
 
 @router.post(f"{BASE}/sync", response_model=SyncOut, response_class=JSONResponse)

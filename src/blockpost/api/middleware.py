@@ -32,6 +32,9 @@ AUTH_SCHEMES = frozenset({"token", "bearer"})
 
 AGENT_API = "/api/v1/self_hosted_agents/"
 REGISTER_PATH = AGENT_API + "register"
+# Authenticated with an agent type's registration token, as register is: autoscalers ask
+# how busy a type is (Semaphore's agent-aws-stack and k8s metrics adapter).
+TYPE_TOKEN_PATHS = frozenset({REGISTER_PATH, AGENT_API + "metrics", AGENT_API + "occupancy"})
 LOG_PUSH = "/api/v1/logs/"
 
 
@@ -141,7 +144,7 @@ class AuthMiddleware:
         kind, secret = _credentials(headers)
         if kind != "token":
             raise NotAuthenticated("the agent API takes 'Authorization: Token <token>'")
-        if not path.startswith(LOG_PUSH) and path != REGISTER_PATH:
+        if not path.startswith(LOG_PUSH) and path not in TYPE_TOKEN_PATHS:
             state["agent_id"], state["agent_type"] = await self._agent(secret)
             # The id alone is not the agent: SQLite reuses a removed agent's id, and a
             # cached token of a removed agent must not act as the next one to get it.
@@ -153,7 +156,7 @@ class AuthMiddleware:
                 if not await registry.log_token_valid(session, job_id, secret):
                     raise NotAuthenticated("log token unknown or expired; refresh it")
                 state["log_job_id"] = job_id
-            elif path == REGISTER_PATH:
+            else:
                 agent_type = await registry.type_for_token(session, secret)
                 if agent_type is None:
                     raise NotFound("no agent type has this registration token")
@@ -296,6 +299,11 @@ class BodyMiddleware:
                 scope,
                 {b"content-type": b"application/json", b"content-length": str(len(body)).encode()},
             )
+        elif scope["path"].startswith(AGENT_API) and body and content_type != "application/json":
+            # Semaphore's agent sends its register and sync bodies with no Content-Type
+            # (pkg/listener/selfhostedapi): they are JSON whatever they say. No CSRF risk:
+            # these routes need an Authorization header, which no cross-site form sends.
+            scope = _with_headers(scope, {b"content-type": b"application/json"})
         # Log pushes are agents' output, stored as sent: dispatch/logs.py makes them storable.
         if not scope["path"].startswith(LOG_PUSH) and (refused := _refused_body(body)):
             await error_response(400, refused)(scope, receive, send)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.engine import after_commit
-from blockpost.db.models import Agent, AgentType
+from blockpost.db.models import Agent, AgentType, Job
 from blockpost.dispatch.wakeup import Wakeups
 from blockpost.errors import Conflict, InvalidInput, NotFound
 from blockpost.security import new_token, token_hash
@@ -55,6 +55,44 @@ async def _counts(session: AsyncSession, ids: Sequence[int]) -> dict[int, int]:
         .group_by(Agent.agent_type_id)
     )
     return dict(rows.all())
+
+
+@dataclass(frozen=True)
+class Occupancy:
+    """How busy a type is, as autoscalers ask: jobs waiting and running, agents free and busy."""
+
+    queued: int
+    running: int
+    idle: int
+    occupied: int
+
+
+async def occupancy(session: AsyncSession, agent_type: AgentType) -> Occupancy:
+    jobs = dict(
+        (
+            await session.execute(
+                select(Job.state, func.count())
+                .where(Job.agent_type == agent_type.name, Job.state.in_(("queued", "running")))
+                .group_by(Job.state)
+            )
+        ).all()
+    )
+    busy = Agent.job_id.is_not(None)
+    agents = dict(
+        (
+            await session.execute(
+                select(busy, func.count())
+                .where(Agent.agent_type_id == agent_type.id, Agent.state == "registered")
+                .group_by(busy)
+            )
+        ).all()
+    )
+    return Occupancy(
+        queued=jobs.get("queued", 0),
+        running=jobs.get("running", 0),
+        idle=agents.get(False, 0),
+        occupied=agents.get(True, 0),
+    )
 
 
 async def get(session: AsyncSession, name: str) -> AgentType:
