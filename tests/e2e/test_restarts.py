@@ -162,3 +162,36 @@ def test_a_hand_run_agent_restarted_under_its_name_gets_back_in(
         finally:
             if first.poll() is None:
                 first.kill()
+
+
+def test_an_idle_agent_told_to_stop_is_gone_within_two_seconds(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """Its sync is held for the whole hold (20 s): SIGTERM must not wait for it."""
+    with server.admin_client() as api:
+        made = api.post(
+            f"{API}/self_hosted_agent_types", json={"metadata": {"name": "s1-stopping"}}
+        ).json()
+        token_file = tmp_path / "agent.token"
+        token_file.write_text(made["status"]["registration_token"])
+        command = [sys.executable, "-m", "blockpost", "agent", "--url", server.url]
+        command += ["--token-file", str(token_file), "--name", "stopping-agent"]
+        command += ["--jobs-dir", str(tmp_path / "jobs")]
+        agent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 20
+            while not api.get(f"{API}/agents", params={"agent_type": "s1-stopping"}).json()[
+                "agents"
+            ]:
+                assert time.monotonic() < deadline, "the agent never registered"
+                time.sleep(0.1)
+            time.sleep(1)  # well inside a held sync
+            told = time.monotonic()
+            agent.send_signal(signal.SIGTERM)
+            assert agent.wait(timeout=10) == 0
+            assert time.monotonic() - told < 2
+            listed = api.get(f"{API}/agents", params={"agent_type": "s1-stopping"}).json()
+            assert listed["agents"] == [], "it left without saying goodbye"
+        finally:
+            if agent.poll() is None:
+                agent.kill()
