@@ -27,6 +27,7 @@ STATES = {"pending": "PENDING", "queued": "QUEUED", "running": "RUNNING", "finis
 
 def job_json(job: Job, waiting_reason: str | None = None) -> dict[str, Any]:
     spec = job.spec
+    compose = spec.get("compose", {})
     return {
         "metadata": {
             "name": job.name,
@@ -40,8 +41,19 @@ def job_json(job: Job, waiting_reason: str | None = None) -> dict[str, Any]:
             "project_id": job.project_id,
             "agent": {
                 "machine": {"type": job.machine_type or job.agent_type, "os_image": job.os_image},
-                "containers": [],
-                "image_pull_secrets": [],
+                "containers": [
+                    {
+                        "name": c["name"],
+                        "image": c["image"],
+                        "command": c["command"],
+                        "env_vars": c["env_vars"],
+                        "secrets": [{"name": name} for name in c["secrets"]],
+                    }
+                    for c in compose.get("containers", [])
+                ],
+                "image_pull_secrets": [
+                    {"name": name} for name in compose.get("image_pull_secrets", [])
+                ],
             },
             "env_vars": [
                 {"name": e["name"], "value": e["value"]} for e in spec.get("env_vars", [])

@@ -20,6 +20,44 @@ def _commands(lines: list[str]) -> list[dict[str, str]]:
     return [{"directive": line} for line in lines]
 
 
+def _env_vars(plain: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [{"name": env["name"], "value": _b64(env["value"])} for env in plain]
+
+
+def _files(files: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [
+        {"path": f["path"], "content": f["content"], "mode": f.get("mode", "0644")} for f in files
+    ]
+
+
+def _compose(compose: dict[str, Any], sealer: Sealer) -> dict[str, Any]:
+    """Semaphore's Compose: the containers (their secrets' variables after their own) and
+    the image pull secrets as credentials."""
+    sealed = sealer.open(compose["sealed"]) if compose.get("sealed") else {}
+    secret_env = sealed.get("containers", [])
+    containers = []
+    for index, container in enumerate(compose["containers"]):
+        secrets = secret_env[index] if index < len(secret_env) else []
+        containers.append(
+            {
+                "name": container["name"],
+                "image": container["image"],
+                "command": container["command"],
+                "entrypoint": container["entrypoint"],
+                "user": container["user"],
+                "env_vars": _env_vars([*container["env_vars"], *secrets]),
+            }
+        )
+    return {
+        "containers": containers,
+        "image_pull_credentials": [
+            {"env_vars": _env_vars(item["env_vars"]), "files": _files(item["files"])}
+            for item in sealed.get("image_pull_credentials", [])
+        ],
+        "host_setup_commands": [],
+    }
+
+
 async def issue_log_token(session: AsyncSession, job: Job) -> str:
     """A fresh per-job log token; it replaces the previous one and dies with the job."""
     secret = new_token()
@@ -29,9 +67,18 @@ async def issue_log_token(session: AsyncSession, job: Job) -> str:
 
 
 def secret_values(job: Job, sealer: Sealer) -> list[str]:
-    """The values of the env vars the job's secrets give it (to mask in its log)."""
-    sealed = job.spec.get("sealed")
-    return [env["value"] for env in sealer.open(sealed).get("env_vars", [])] if sealed else []
+    """The values of the env vars the job's secrets give it and its containers, and of its
+    image pull credentials (to mask in its log)."""
+    values: list[str] = []
+    if sealed := job.spec.get("sealed"):
+        values += [env["value"] for env in sealer.open(sealed).get("env_vars", [])]
+    if sealed := job.spec.get("compose", {}).get("sealed"):
+        opened = sealer.open(sealed)
+        for env_vars in opened.get("containers", []):
+            values += [env["value"] for env in env_vars]
+        for credentials in opened.get("image_pull_credentials", []):
+            values += [env["value"] for env in credentials["env_vars"]]
+    return values
 
 
 def job_request(
@@ -39,10 +86,13 @@ def job_request(
 ) -> dict[str, Any]:
     spec = job.spec
     secrets = sealer.open(spec["sealed"]) if spec.get("sealed") else {}
+    request: dict[str, Any] = {"job_id": job.id, "job_name": job.name, "executor": ""}
+    if compose := spec.get("compose"):
+        # Never the host: an agent with no docker compose executor fails such a job.
+        request["executor"] = "dockercompose"
+        request["compose"] = _compose(compose, sealer)
     return {
-        "job_id": job.id,
-        "job_name": job.name,
-        "executor": "",
+        **request,
         "commands": _commands(spec.get("commands", [])),
         "epilogue_always_commands": _commands(spec.get("epilogue_always_commands", [])),
         "epilogue_on_pass_commands": _commands(spec.get("epilogue_on_pass_commands", [])),

@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.engine import after_commit
 from blockpost.db.models import Agent, AgentType, Job
-from blockpost.dispatch.wakeup import AGENTS_CHANNEL, ENGINE_CHANNEL, JOBS_CHANNEL, Wakeups
+from blockpost.dispatch.wakeup import (
+    AGENTS_CHANNEL,
+    ENGINE_CHANNEL,
+    JOBS_CHANNEL,
+    Wakeups,
+    jobs_notification,
+)
 from blockpost.errors import Conflict, NotFound
 from blockpost.timefmt import utcnow
 
@@ -26,6 +32,19 @@ class FileSpec:
     path: str
     content: bytes
     mode: str = "0644"
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """A container of a container job: the first is the job's own, the others its services."""
+
+    name: str
+    image: str
+    command: str = ""
+    entrypoint: str = ""
+    user: str = ""
+    env_vars: Sequence[tuple[str, str]] = ()
+    secret_names: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -46,9 +65,14 @@ class JobSpec:
     execution_time_limit: int | None = None  # seconds
     secret_names: Sequence[str] = ()
     sealed_secrets: str | None = None  # crypto.Sealer-sealed {"env_vars": [...], "files": [...]}
+    containers: Sequence[ContainerSpec] = ()  # none: the job runs on the agent's machine
+    image_pull_secrets: Sequence[str] = ()
+    # Sealed {"containers": [[{name, value}, ...] per container], "image_pull_credentials":
+    # [{"env_vars": [...], "files": [...]}, ...]}: the values of the containers' secrets.
+    sealed_compose: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        spec: dict[str, Any] = {
             "commands": list(self.commands),
             "env_vars": [{"name": name, "value": value} for name, value in self.env_vars],
             "files": [
@@ -61,6 +85,24 @@ class JobSpec:
             "secrets": list(self.secret_names),
             "sealed": self.sealed_secrets,
         }
+        if self.containers:
+            spec["compose"] = {
+                "containers": [
+                    {
+                        "name": c.name,
+                        "image": c.image,
+                        "command": c.command,
+                        "entrypoint": c.entrypoint,
+                        "user": c.user,
+                        "env_vars": [{"name": name, "value": value} for name, value in c.env_vars],
+                        "secrets": list(c.secret_names),
+                    }
+                    for c in self.containers
+                ],
+                "image_pull_secrets": list(self.image_pull_secrets),
+                "sealed": self.sealed_compose,
+            }
+        return spec
 
 
 async def notify(session: AsyncSession, channel: str, payload: str) -> None:
@@ -78,6 +120,7 @@ def _job(spec: JobSpec, **columns: Any) -> Job:
         agent_type=spec.agent_type,
         machine_type=spec.machine_type,
         os_image=spec.os_image,
+        needs_containers=bool(spec.containers),
         spec=spec.as_json(),
         execution_time_limit=spec.execution_time_limit,
         **columns,
@@ -94,15 +137,15 @@ def held(spec: JobSpec, *, job_id: str, pipeline_id: str, block_id: str | None, 
 async def release(session: AsyncSession, wakeups: Wakeups, jobs: Sequence[Job]) -> None:
     """Queues held jobs whose turn has come, and wakes agents of their types."""
     now = utcnow()
-    queued: Counter[str] = Counter()
+    queued: Counter[tuple[str, bool]] = Counter()
     for job in jobs:
         if job.state == "pending":
             job.state = "queued"
             job.queued_at = now
-            queued[job.agent_type] += 1
+            queued[job.agent_type, job.needs_containers] += 1
     await session.flush()
-    for agent_type, count in queued.items():
-        await _announce(session, wakeups, agent_type, count)
+    for (agent_type, containers), count in queued.items():
+        await _announce(session, wakeups, agent_type, count, containers=containers)
 
 
 async def discard_pending(session: AsyncSession, block_id: str) -> None:
@@ -115,15 +158,18 @@ async def enqueue(session: AsyncSession, wakeups: Wakeups, spec: JobSpec) -> Job
     job = _job(spec, state="queued", created_at=now, queued_at=now)
     session.add(job)
     await session.flush()
-    await _announce(session, wakeups, spec.agent_type, 1)
+    await _announce(session, wakeups, spec.agent_type, 1, containers=job.needs_containers)
     return job
 
 
-async def _announce(session: AsyncSession, wakeups: Wakeups, agent_type: str, count: int) -> None:
-    """Once committed, `count` waiting agents of the type look, here and on other replicas.
-    (The count is in the payload: PostgreSQL folds equal notifications of a transaction.)"""
-    await notify(session, JOBS_CHANNEL, f"{agent_type} {count}")
-    after_commit(session, lambda: wakeups.job_queued(agent_type, count))
+async def _announce(
+    session: AsyncSession, wakeups: Wakeups, agent_type: str, count: int, *, containers: bool
+) -> None:
+    """Once committed, `count` waiting agents of the type look (for container jobs, agents
+    that can run them), here and on other replicas. (The count is in the payload:
+    PostgreSQL folds equal notifications of a transaction.)"""
+    await notify(session, JOBS_CHANNEL, jobs_notification(agent_type, count, containers))
+    after_commit(session, lambda: wakeups.job_queued(agent_type, count, containers=containers))
 
 
 @dataclass(frozen=True)
@@ -133,7 +179,8 @@ class Claimed:
 
 
 async def claim(session: AsyncSession, agent: Agent) -> Claimed | None:
-    """Gives the oldest queued job of the agent's type to the agent, or finds none.
+    """Gives the oldest queued job of the agent's type that it can run to the agent (a
+    container job only to an agent that can run containers), or finds none.
 
     One statement: on PostgreSQL the candidate row is locked with SKIP LOCKED so concurrent
     claims take different jobs; on SQLite the single writer serialises them. The outer
@@ -143,9 +190,12 @@ async def claim(session: AsyncSession, agent: Agent) -> Claimed | None:
     # Core, not ORM: the ORM's UPDATE machinery (session synchronisation, autoflush) cost
     # more than the SQL itself on this hot path.
     jobs = Job.__table__
+    runnable = [jobs.c.agent_type == agent.agent_type.name, jobs.c.state == "queued"]
+    if not agent.can_run_containers:
+        runnable.append(~jobs.c.needs_containers)
     candidate = (
         select(jobs.c.id)
-        .where(jobs.c.agent_type == agent.agent_type.name, jobs.c.state == "queued")
+        .where(*runnable)
         .order_by(jobs.c.queued_at, jobs.c.id)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -209,7 +259,7 @@ async def requeue(session: AsyncSession, wakeups: Wakeups, job: Job) -> None:
     job.started_at = None
     job.updated_at = utcnow()
     await session.flush()
-    await _announce(session, wakeups, job.agent_type, 1)
+    await _announce(session, wakeups, job.agent_type, 1, containers=job.needs_containers)
 
 
 async def request_stop(session: AsyncSession, wakeups: Wakeups, job: Job, reason: str) -> None:
@@ -247,18 +297,21 @@ async def assigned_job(session: AsyncSession, agent: Agent, job_id: str) -> Job:
 
 
 async def waiting_reason(session: AsyncSession, job: Job) -> str | None:
-    """Why a queued job has not started: no agent of its type, or all of them busy."""
+    """Why a queued job has not started: no agent of its type (that can run containers, for
+    a container job), or all of them busy."""
     if job.state != "queued":
         return None
+    suitable = [AgentType.name == job.agent_type, Agent.state == "registered"]
+    kind = job.agent_type
+    if job.needs_containers:
+        suitable.append(Agent.can_run_containers)
+        kind += " that can run containers"
     connected = await session.scalar(
-        select(func.count())
-        .select_from(Agent)
-        .join(AgentType)
-        .where(AgentType.name == job.agent_type, Agent.state == "registered")
+        select(func.count()).select_from(Agent).join(AgentType).where(*suitable)
     )
     if not connected:
-        return f"waiting for an agent of type {job.agent_type}: none is connected"
-    return f"waiting for a free agent of type {job.agent_type} ({connected} connected, all busy)"
+        return f"waiting for an agent of type {kind}: none is connected"
+    return f"waiting for a free agent of type {kind} ({connected} connected, all busy)"
 
 
 async def stale_running(session: AsyncSession) -> Sequence[Job]:

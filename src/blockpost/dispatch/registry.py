@@ -35,6 +35,9 @@ class Registration:
     idle_timeout: int = 0
     interruption_grace_period: int = 0
     job_id: str = ""
+    # blockpost's agent says whether it found docker or podman; Semaphore's agent says
+    # nothing and has a docker compose executor.
+    containers: bool = True
 
 
 def random_name() -> str:
@@ -55,12 +58,19 @@ async def agent_for_token(session: AsyncSession, token: str) -> Agent | None:
     )
 
 
+@dataclass(frozen=True)
+class IdleSync:
+    needs_look: bool  # the agent has more to hear than "no job yet"
+    containers: bool  # it can run container jobs
+
+
 async def record_idle_sync(
     session: AsyncSession, agent_id: int, token_hash: str, now: datetime
-) -> bool:
-    """Records a `waiting-for-jobs` sync in one statement; True when the agent has more to
-    hear than "no job yet" (disabled, interrupted, a job it lost track of, an idle timeout).
-    Core, not the ORM: an idle fleet's syncs are most of a server's requests."""
+) -> IdleSync:
+    """Records a `waiting-for-jobs` sync in one statement; it needs a full look when the
+    agent has more to hear than "no job yet" (disabled, interrupted, a job it lost track of,
+    an idle timeout). Core, not the ORM: an idle fleet's syncs are most of a server's
+    requests."""
     agents = Agent.__table__
     state = "waiting-for-jobs"
     flags = (
@@ -83,12 +93,14 @@ async def record_idle_sync(
                 agents.c.interrupted_at,
                 agents.c.job_id,
                 agents.c.idle_timeout,
+                agents.c.can_run_containers,
             )
         )
     ).first()
     if flags is None:
         raise NotFound(AGENT_GONE)
-    return any(flags)
+    *news, containers = flags
+    return IdleSync(needs_look=any(news), containers=containers)
 
 
 async def log_token_valid(session: AsyncSession, job_id: str, token: str) -> bool:
@@ -144,6 +156,7 @@ async def register(
         single_job=request.single_job,
         idle_timeout=max(request.idle_timeout, 0),
         interruption_grace_period=max(request.interruption_grace_period, 0),
+        can_run_containers=request.containers,
     )
     session.add(agent)
     await session.flush()

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from blockpost.db.engine import Database
 from blockpost.db.models import Agent, Job
 from blockpost.dispatch import queue, registry
-from blockpost.dispatch.wakeup import Baton, Wakeups, wait_any
+from blockpost.dispatch.wakeup import Baton, Turn, Wakeups, wait_any
 from blockpost.errors import InvalidInput, NotFound
 from blockpost.timefmt import from_epoch, utcnow
 
@@ -37,6 +37,8 @@ class SyncRequest:
     job_id: str = ""
     job_result: str = ""
     interrupted_at: int = 0
+    # Why the job ended so, when the agent says (blockpost's agent does; Semaphore's does not).
+    job_result_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,10 +109,11 @@ async def _waiting(
             )
         await queue.release_agent(session, agent)
     # An idle fleet's syncs mostly find nothing: skip the claim while that is known.
-    generation = baton.generation
-    claimed = None if baton.queue_empty() else await queue.claim(session, agent)
+    seen = baton.seen()
+    containers = agent.can_run_containers
+    claimed = None if baton.queue_empty(containers) else await queue.claim(session, agent)
     if claimed is None:
-        baton.found_empty(generation)
+        baton.found_empty(seen, containers)
     else:
         return SyncAnswer(
             "run-job",
@@ -141,7 +144,9 @@ async def _finished(
     result = request.job_result if request.job_result in queue.RESULTS else "failed"
     job = await session.get(Job, request.job_id) if request.job_id else None
     if job is not None and job.agent_id == agent.id:
-        reason = "" if request.job_result else "the agent reported no result"
+        reason = request.job_result_reason or (
+            "" if request.job_result else "the agent reported no result"
+        )
         await queue.finish(session, wakeups, job, result, reason)
     if agent.job_id == request.job_id or job is not None:
         await queue.release_agent(session, agent)
@@ -182,12 +187,15 @@ async def _hold_idle(
     # Tickets before looking, as in `sync`.
     tickets = [wakeups.for_agent(agent_id).ticket()]
     baton = wakeups.for_type(agent_type)
-    turn = baton.join()
+    turn: Turn | None = None
     looks_next = False
     try:
         async with db.session() as session:
-            needs_look = await registry.record_idle_sync(session, agent_id, token_hash, utcnow())
-        if needs_look or not baton.queue_empty():
+            idle = await registry.record_idle_sync(session, agent_id, token_hash, utcnow())
+        # In line only now that it is known which jobs the agent can run; nothing is missed:
+        # a job announced meanwhile changed the generation `queue_empty` checks.
+        turn = baton.join(idle.containers)
+        if idle.needs_look or not baton.queue_empty(idle.containers):
             looks_next = True
             return None
         held = await _wait(wakeups, [*tickets, turn], deadline, RECONNECT_MS)
@@ -195,7 +203,8 @@ async def _hold_idle(
         return held
     finally:
         # A wake-up this sync got is used by the full look that follows, or passed on.
-        baton.leave(turn, looked=looks_next)
+        if turn is not None:
+            baton.leave(turn, looked=looks_next)
 
 
 async def sync(
@@ -227,7 +236,7 @@ async def sync(
             return held
         first = False  # recorded
     baton: Baton | None = None
-    turn: asyncio.Event | None = None  # this sync's place among the type's waiting agents
+    turn: Turn | None = None  # this sync's place among the type's waiting agents
     try:
         while True:
             async with db.session() as session:
@@ -240,7 +249,7 @@ async def sync(
                 until = deadline
                 if request.state == "waiting-for-jobs":
                     baton = wakeups.for_type(agent.agent_type.name)
-                    turn = baton.join()
+                    turn = baton.join(agent.can_run_containers)
                     tickets.append(turn)
                     answer = await _waiting(session, wakeups, baton, agent)
                     until = min(deadline, _idle_end(agent))

@@ -37,8 +37,22 @@ class Signal:
         self._event = asyncio.Event()
 
 
+class Turn(asyncio.Event):
+    """A waiting agent's place in its type's line."""
+
+    def __init__(self, containers: bool) -> None:
+        super().__init__()
+        self.containers = containers  # the agent can run container jobs
+        self.for_containers = False  # it was woken for a container job
+
+
+# What a claim saw when it began: (announcements of any job, of jobs any agent may run).
+Seen = tuple[int, int]
+
+
 class Baton:
-    """Hands each queued job's wake-up to one waiting agent, oldest waiter first.
+    """Hands each queued job's wake-up to one waiting agent, oldest waiter first; a
+    container job's only to an agent that can run containers.
 
     A broadcast made every agent of the type that was waiting try a claim that all but one
     lost: with 50 agents waiting, 50 transactions per job. A waiter that is fired while it
@@ -48,46 +62,75 @@ class Baton:
     It also remembers that the type's queue was found empty, so an idle agent's sync can
     skip the claim until a job is announced. That memory is trusted for EMPTY_TRUST_SECONDS
     only: a notification lost with a replica's LISTEN connection delays a job at most that.
+    An agent that cannot run containers finding nothing says only that no other job waits:
+    a container job may still, for the agents that can.
     """
 
     EMPTY_TRUST_SECONDS = 5.0
 
     def __init__(self) -> None:
-        self._waiters: deque[asyncio.Event] = deque()
+        self._waiters: deque[Turn] = deque()
         self.generation = 0  # counts announcements
-        self._empty_at: tuple[int, float] | None = None
+        self.plain_generation = 0  # counts announcements of jobs that need no containers
+        self._empty_at: tuple[int, float] | None = None  # no job at all
+        self._plain_empty_at: tuple[int, float] | None = None  # none but container jobs
 
-    def queue_empty(self) -> bool:
-        """True when a claim found nothing since the last announcement, recently."""
-        if self._empty_at is None:
-            return False
-        generation, at = self._empty_at
-        return generation == self.generation and time.monotonic() - at < self.EMPTY_TRUST_SECONDS
+    def seen(self) -> Seen:
+        return self.generation, self.plain_generation
 
-    def found_empty(self, generation: int) -> None:
-        """A claim that began at `generation` found nothing."""
-        if generation == self.generation:
+    def queue_empty(self, containers: bool = True) -> bool:
+        """True when a claim found nothing this agent could run since the last
+        announcement of such a job, recently."""
+        if _trusted(self._empty_at, self.generation):
+            return True
+        return not containers and _trusted(self._plain_empty_at, self.plain_generation)
+
+    def found_empty(self, seen: Seen, containers: bool = True) -> None:
+        """A claim that began having `seen` these announcements found nothing (the claim of
+        an agent that can run containers, or of one that cannot)."""
+        generation, plain_generation = seen
+        if containers and generation == self.generation:
             self._empty_at = (generation, time.monotonic())
+        elif not containers and plain_generation == self.plain_generation:
+            self._plain_empty_at = (plain_generation, time.monotonic())
 
-    def join(self) -> asyncio.Event:
+    def join(self, containers: bool = True) -> Turn:
         """Take before looking at the queue; wait on it; `leave` when done with it."""
-        ticket = asyncio.Event()
+        ticket = Turn(containers)
         self._waiters.append(ticket)
         return ticket
 
-    def leave(self, ticket: asyncio.Event, *, looked: bool) -> None:
+    def leave(self, ticket: Turn, *, looked: bool) -> None:
         """`looked`: the holder looks at the queue after this (it was woken to do so)."""
         if ticket.is_set():
             if not looked:
-                self.fire(1)
+                self.fire(1, containers=ticket.for_containers)
             return
         with contextlib.suppress(ValueError):
             self._waiters.remove(ticket)
 
-    def fire(self, count: int) -> None:
+    def fire(self, count: int, *, containers: bool = False) -> None:
+        """`count` jobs were queued; `containers`: they are container jobs."""
         self.generation += 1
-        for _ in range(min(count, len(self._waiters))):
-            self._waiters.popleft().set()
+        if not containers:
+            self.plain_generation += 1
+        woken = [t for t in self._waiters if t.containers or not containers][:count]
+        for ticket in woken:
+            self._waiters.remove(ticket)
+            ticket.for_containers = containers
+            ticket.set()
+
+
+def _trusted(empty_at: tuple[int, float] | None, generation: int) -> bool:
+    if empty_at is None:
+        return False
+    found_at, at = empty_at
+    return found_at == generation and time.monotonic() - at < Baton.EMPTY_TRUST_SECONDS
+
+
+def jobs_notification(agent_type: str, count: int, containers: bool) -> str:
+    """The JOBS_CHANNEL payload announcing `count` queued jobs of a type."""
+    return f"{agent_type} {count}" + (" containers" if containers else "")
 
 
 async def wait_any(tickets: list[asyncio.Event], within: float) -> bool:
@@ -131,8 +174,8 @@ class Wakeups:
     def for_agent(self, agent_id: int) -> Signal:
         return self._agents.setdefault(agent_id, Signal())
 
-    def job_queued(self, agent_type: str, count: int = 1) -> None:
-        self.for_type(agent_type).fire(count)
+    def job_queued(self, agent_type: str, count: int = 1, *, containers: bool = False) -> None:
+        self.for_type(agent_type).fire(count, containers=containers)
 
     def agent_poked(self, agent_id: int) -> None:
         self.for_agent(agent_id).fire()
@@ -145,8 +188,11 @@ class Wakeups:
 
     def on_notification(self, channel: str, payload: str) -> None:
         if channel == JOBS_CHANNEL:
-            agent_type, _, count = payload.partition(" ")
-            self.job_queued(agent_type, int(count) if count.isdigit() else 1)
+            agent_type, _, rest = payload.partition(" ")
+            count, _, kind = rest.partition(" ")
+            self.job_queued(
+                agent_type, int(count) if count.isdigit() else 1, containers=kind == "containers"
+            )
         elif channel == AGENTS_CHANNEL and payload.isdigit():
             self.agent_poked(int(payload))
         elif channel == ENGINE_CHANNEL:

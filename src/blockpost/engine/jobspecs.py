@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from blockpost.crypto import Sealer
 from blockpost.db.base import new_uuid
-from blockpost.dispatch.queue import JobSpec
+from blockpost.dispatch.queue import ContainerSpec, JobSpec
 from blockpost.engine.plan import Decided, RunFacts
 from blockpost.pipeline_yaml import model
 from blockpost.pipeline_yaml.expand import expand_task
@@ -36,13 +36,18 @@ class PlannedBlock:
 
 
 def secret_names(pipeline: model.Pipeline) -> list[str]:
-    """Every secret the pipeline names, in order of first mention."""
+    """Every secret the pipeline names, in order of first mention (its containers' and
+    image pull secrets too)."""
     tasks = [block.task for block in pipeline.blocks]
     if pipeline.after_pipeline:
         tasks.append(pipeline.after_pipeline)
     names: dict[str, None] = {ref.name: None for ref in pipeline.global_job_config.secrets}
     for task in tasks:
         names.update((ref.name, None) for ref in task.secrets)
+    for agent in (pipeline.agent, *(task.agent for task in tasks if task.agent)):
+        for container in agent.containers:
+            names.update((ref.name, None) for ref in container.secrets)
+        names.update((name, None) for name in agent.image_pull_secrets)
     return list(names)
 
 
@@ -170,6 +175,34 @@ class SpecBuilder:
             merged.files.extend(part.files)
         return names, merged.sealed(self.sealer)
 
+    def _compose(self, agent: model.Agent) -> tuple[tuple[ContainerSpec, ...], str | None]:
+        """The agent's containers, and their secrets' values and pull credentials sealed."""
+        containers = tuple(
+            ContainerSpec(
+                name=c.name,
+                image=c.image,
+                command=c.command,
+                entrypoint=c.entrypoint,
+                user=c.user,
+                env_vars=tuple((e.name, e.value) for e in c.env_vars),
+                secret_names=tuple(dict.fromkeys(ref.name for ref in c.secrets)),
+            )
+            for c in agent.containers
+        )
+        secret_env = [
+            [
+                {"name": name, "value": value}
+                for secret in container.secret_names
+                for name, value in self.secrets[secret].env_vars
+            ]
+            for container in containers
+        ]
+        credentials = [self.secrets[name].as_json() for name in agent.image_pull_secrets]
+        if not any(secret_env) and not credentials:
+            return containers, None
+        sealed = self.sealer.seal({"containers": secret_env, "image_pull_credentials": credentials})
+        return containers, sealed
+
     def jobs(self, task: model.Task, block_name: str, block_limit: int | None) -> list[PlannedJob]:
         config = self.pipeline.global_job_config
         agent = task.agent or self.pipeline.agent
@@ -178,6 +211,7 @@ class SpecBuilder:
         prologue = (*config.prologue, *task.prologue)
         epilogue = (task.epilogue, config.epilogue)
         names, sealed = self._sealed(task)
+        containers, sealed_compose = self._compose(agent)
         planned = []
         for expanded in expand_task(task):
             job_id = new_uuid()
@@ -212,6 +246,9 @@ class SpecBuilder:
                 execution_time_limit=self._limit_seconds(expanded.job, block_limit),
                 secret_names=names,
                 sealed_secrets=sealed,
+                containers=containers,
+                image_pull_secrets=agent.image_pull_secrets,
+                sealed_compose=sealed_compose,
             )
             planned.append(PlannedJob(id=job_id, index=expanded.index, spec=spec))
         return planned

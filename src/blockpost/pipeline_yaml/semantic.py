@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,10 @@ MAX_MATRIX = 100
 DEFAULT_PIPELINE_LIMIT = 60
 MAX_JOB_LIMIT = 24 * 60
 RUN_RESULT_KEYWORDS = frozenset({"result", "result_reason"})
+# A container's name is its host name on the job's network and names it to docker.
+CONTAINER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+# Semaphore's agent writes these into a docker compose file, one line each.
+ONE_LINE_CONTAINER_KEYS = ("image", "command", "entrypoint", "user")
 
 
 def _dicts(value: Any) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -63,6 +68,8 @@ def check_semantics(data: dict[str, Any], report: Report) -> None:
     blocks = dict(_dicts(data.get("blocks")))
     _unique(names, lambda i: ("blocks", i, "name"), "blocks", report)
     _dependencies(blocks, names, report)
+    if isinstance(data.get("agent"), dict):
+        check_containers(data["agent"], ("agent",), report)
     for index, block in blocks.items():
         if isinstance(block.get("task"), dict):
             check_task(block["task"], ("blocks", index, "task"), names[index], report)
@@ -160,6 +167,8 @@ def check_task(task: dict[str, Any], path: Path, block: str, report: Report) -> 
             "boosters are a retired Semaphore feature that blockpost does not run; "
             "use 'parallelism' on a job instead.",
         )
+    if isinstance(task.get("agent"), dict):
+        check_containers(task["agent"], (*path, "agent"), report)
     names = job_names(task)
     _unique(names, lambda j: (*path, "jobs", j, "name"), "jobs", report)
     total = 0
@@ -180,6 +189,31 @@ def check_task(task: dict[str, Any], path: Path, block: str, report: Report) -> 
             "The matrix product size is calculated as the product of the number of values "
             "for each environment variable.",
         )
+
+
+def check_containers(agent: dict[str, Any], path: Path, report: Report) -> None:
+    containers = dict(_dicts(agent.get("containers")))
+    names = {index: c["name"] for index, c in containers.items() if isinstance(c.get("name"), str)}
+    for index, name in names.items():
+        if not CONTAINER_NAME.fullmatch(name):
+            report(
+                (*path, "containers", index, "name"),
+                f"Container name '{name}' is not valid: 1-63 letters, digits, '_', '.' or '-', "
+                "starting with a letter or digit.",
+            )
+    seen: set[str] = set()
+    for index, name in names.items():
+        if name in seen:
+            report(
+                (*path, "containers", index, "name"),
+                f"There are at least two containers with same name: {name}",
+            )
+        seen.add(name)
+    for index, container in containers.items():
+        for key in ONE_LINE_CONTAINER_KEYS:
+            value = container.get(key)
+            if isinstance(value, str) and ("\n" in value or "\r" in value):
+                report((*path, "containers", index, key), f"Container {key} must be one line.")
 
 
 def _matrix(job: dict[str, Any], path: Path, block: str, name: str, report: Report) -> None:

@@ -42,6 +42,9 @@ class Agent(Base):
     single_job: Mapped[bool] = mapped_column(default=False)
     idle_timeout: Mapped[int] = mapped_column(default=0)
     interruption_grace_period: Mapped[int] = mapped_column(default=0)
+    # Whether it may be given container jobs (`agent.containers`); the official agent says
+    # nothing and has a docker compose executor, so an agent is capable unless it says not.
+    can_run_containers: Mapped[bool] = mapped_column(default=True)
     # "registered" while connected; "disconnected" keeps the name reserved for release_after.
     state: Mapped[str] = mapped_column(String(16), default="registered")
     connected_at: Mapped[datetime] = mapped_column(default=utcnow)

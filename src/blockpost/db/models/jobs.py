@@ -33,6 +33,8 @@ class Job(Base):
     agent_type: Mapped[str] = mapped_column(String(100))
     machine_type: Mapped[str] = mapped_column(String(100), default="")
     os_image: Mapped[str] = mapped_column(String(100), default="")
+    # Its YAML asks for containers: only agents that can run them may claim it.
+    needs_containers: Mapped[bool] = mapped_column(default=False)
     # pending (waiting for its block) -> queued -> running -> finished
     state: Mapped[str] = mapped_column(String(16), default="queued")
     result: Mapped[str | None] = mapped_column(String(16))  # passed | failed | stopped
