@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from blockpost.db.models import Pipeline, Project, Workflow
-from blockpost.git import Repository
+from blockpost.git import GitRef, Repository
 from blockpost.pipeline_yaml import model
 from blockpost.pipeline_yaml.change_in import change_in_matches
 from blockpost.pipeline_yaml.validate import parse_pipeline
@@ -70,6 +70,17 @@ class RunFacts:
 
 
 @dataclass(frozen=True)
+class PullRequest:
+    """What the repository itself says of a pull request (it has no title, and a fork's
+    branch and slug are not in it)."""
+
+    ref: str  # the ref a clone fetches to get the run's commit
+    head_sha: str
+    base_branch: str
+    head_branch: str  # "" when no branch of the repository points at the head
+
+
+@dataclass(frozen=True)
 class Decided:
     pipeline: model.Pipeline
     skip: tuple[bool, ...]  # per block
@@ -80,6 +91,7 @@ class Decided:
     queue_parallel: bool
     commit_range: str
     commit: Mapping[str, str] = field(default_factory=dict)
+    pull_request: PullRequest | None = None
 
 
 def _reader(repo: Repository, sha: str, pipeline_file: str) -> Any:
@@ -160,6 +172,21 @@ def _queue(pipeline: model.Pipeline, facts: RunFacts, when: Conditions) -> tuple
     return hashlib.sha256(key.encode()).hexdigest(), parallel
 
 
+def _pull_request(repo: Repository, facts: RunFacts) -> PullRequest:
+    """GitHub keeps refs/pull/N/head and a test merge into the base, refs/pull/N/merge:
+    the run's commit is that merge when there is one, its first parent the base's tip."""
+    number, sha = facts.ref_name, facts.commit_sha
+    candidates = GitRef(facts.reference, "pull-request", number).candidates()
+    ref = next((name for name in candidates if repo.commit_of(name)), facts.reference)
+    merged = repo.parents(sha) if ref.endswith("/merge") else []
+    head = repo.commit_of(f"refs/pull/{number}/head") or (merged[1] if len(merged) == 2 else sha)
+    head_branch = next(iter(repo.branches_at(head)), "")
+    bases = [name for name in repo.branches_at(merged[0]) if name != head_branch] if merged else []
+    # the toolbox's checkout needs a branch name: the workflow's stands in for an unknown base
+    base = bases[0] if bases else facts.branch_name
+    return PullRequest(ref=ref, head_sha=head, base_branch=base, head_branch=head_branch)
+
+
 def decide(repo: Repository, facts: RunFacts) -> Decided:
     """Raises PipelineInvalid, FileNotFoundError, WhenError or Unavailable."""
     sha = facts.commit_sha
@@ -185,7 +212,11 @@ def decide(repo: Repository, facts: RunFacts) -> Decided:
         elif when(pipeline.auto_cancel.queued):
             auto_cancel = "queued"
     queue_key, parallel = _queue(pipeline, facts, when)
-    parent = repo.parent(sha)
+    pull = _pull_request(repo, facts) if facts.ref_type == "pull-request" else None
+    # a pull request's range and author are its head commit's (Semaphore's, for a run
+    # started by API), not the test merge's
+    head = pull.head_sha if pull else sha
+    parent = repo.parent(head)
     return Decided(
         pipeline=pipeline,
         skip=skip,
@@ -194,6 +225,7 @@ def decide(repo: Repository, facts: RunFacts) -> Decided:
         auto_cancel=auto_cancel,
         queue_key=queue_key,
         queue_parallel=parallel,
-        commit_range=f"{parent}...{sha}" if parent else "",
-        commit=repo.commit_fields(sha),
+        commit_range=f"{parent}...{head}" if parent else "",
+        commit=repo.commit_fields(head),
+        pull_request=pull,
     )

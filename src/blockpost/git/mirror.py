@@ -134,6 +134,20 @@ class Repository:
     def parent(self, sha: str) -> str | None:
         return self._ref_sha(f"{sha}~1")
 
+    def commit_of(self, ref: str) -> str | None:
+        """The commit a ref names, or None when there is no such ref."""
+        return self._ref_sha(ref)
+
+    def parents(self, sha: str) -> list[str]:
+        return self._git("rev-list", "--parents", "-n", "1", sha).split()[1:]
+
+    def branches_at(self, sha: str) -> list[str]:
+        """The branches whose tip is the commit, by name."""
+        out = self._git(
+            "for-each-ref", "--points-at", sha, "--format=%(refname:strip=2)", "refs/heads/"
+        )
+        return [name for name in out.split("\n") if name]
+
     def commit_fields(self, sha: str) -> dict[str, str]:
         out = self._git("show", "-s", "--format=%an%x00%cn%x00%B", sha)
         author, committer, message = ([*out.split("\x00", 2), "", "", ""])[:3]
