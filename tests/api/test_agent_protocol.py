@@ -52,7 +52,8 @@ async def test_a_job_goes_from_queue_to_agent_to_finished(
     assert payload["job_id"] == job_id
     assert payload["commands"] == [{"directive": "echo hi"}, {"directive": "make test"}]
     assert payload["env_vars"] == [
-        {"name": "GREETING", "value": base64.b64encode(b"hello world").decode()}
+        {"name": "SEMAPHORE_ORGANIZATION_URL", "value": base64.b64encode(b"http://test").decode()},
+        {"name": "GREETING", "value": base64.b64encode(b"hello world").decode()},
     ]
     assert payload["files"] == [
         {"path": ".ssh/key", "content": base64.b64encode(b"secret-bytes").decode(), "mode": "0600"}

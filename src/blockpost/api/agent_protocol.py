@@ -168,6 +168,7 @@ async def get_job(
         log_token=token,
         log_max_bytes=settings.log_max_bytes,
         sealer=request.app.state.sealer,
+        organization_url=str(request.base_url).rstrip("/"),
     )
 
 

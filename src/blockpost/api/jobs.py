@@ -55,8 +55,10 @@ def job_json(job: Job, waiting_reason: str | None = None) -> dict[str, Any]:
                     {"name": name} for name in compose.get("image_pull_secrets", [])
                 ],
             },
+            # Semaphore's: the spec's own, then the SEMAPHORE_GIT_* the job was given
             "env_vars": [
-                {"name": e["name"], "value": e["value"]} for e in spec.get("env_vars", [])
+                {"name": e["name"], "value": e["value"]}
+                for e in (*spec.get("env_vars", []), *spec.get("git_env_vars", []))
             ],
             "secrets": [{"name": name} for name in spec.get("secrets", [])],
             "files": [{"path": f["path"], "content": None} for f in spec.get("files", [])],

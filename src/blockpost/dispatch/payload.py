@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.crypto import Sealer
 from blockpost.db.models import Job
+from blockpost.dispatch.jobenv import request_env
 from blockpost.security import new_token, token_hash
 
 
@@ -82,7 +83,13 @@ def secret_values(job: Job, sealer: Sealer) -> list[str]:
 
 
 def job_request(
-    job: Job, *, log_url: str, log_token: str, log_max_bytes: int, sealer: Sealer
+    job: Job,
+    *,
+    log_url: str,
+    log_token: str,
+    log_max_bytes: int,
+    sealer: Sealer,
+    organization_url: str,
 ) -> dict[str, Any]:
     spec = job.spec
     secrets = sealer.open(spec["sealed"]) if spec.get("sealed") else {}
@@ -98,8 +105,8 @@ def job_request(
         "epilogue_on_pass_commands": _commands(spec.get("epilogue_on_pass_commands", [])),
         "epilogue_on_fail_commands": _commands(spec.get("epilogue_on_fail_commands", [])),
         "env_vars": [
-            {"name": env["name"], "value": _b64(env["value"])}
-            for env in (*spec.get("env_vars", []), *secrets.get("env_vars", []))
+            {"name": name, "value": _b64(value)}
+            for name, value in request_env(spec, secrets.get("env_vars", []), organization_url)
         ],
         "files": [
             {"path": f["path"], "content": f["content"], "mode": f.get("mode", "0644")}

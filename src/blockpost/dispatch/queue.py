@@ -54,7 +54,9 @@ class JobSpec:
     name: str
     agent_type: str
     commands: Sequence[str]
-    env_vars: Sequence[tuple[str, str]] = ()
+    env_vars: Sequence[tuple[str, str]] = ()  # exported after the secrets (see jobenv)
+    job_env: Sequence[tuple[str, str]] = ()  # jobenv.job_env, exported first
+    git_env: Sequence[tuple[str, str]] = ()  # SEMAPHORE_GIT_*, before the secrets
     files: Sequence[FileSpec] = ()
     epilogue_always: Sequence[str] = ()
     epilogue_on_pass: Sequence[str] = ()
@@ -75,6 +77,8 @@ class JobSpec:
         spec: dict[str, Any] = {
             "commands": list(self.commands),
             "env_vars": [{"name": name, "value": value} for name, value in self.env_vars],
+            "job_env_vars": [{"name": name, "value": value} for name, value in self.job_env],
+            "git_env_vars": [{"name": name, "value": value} for name, value in self.git_env],
             "files": [
                 {"path": f.path, "content": base64.b64encode(f.content).decode(), "mode": f.mode}
                 for f in self.files

@@ -7,15 +7,14 @@ from dataclasses import dataclass
 
 from blockpost.crypto import Sealer
 from blockpost.db.base import new_uuid
+from blockpost.dispatch.jobenv import Env, job_env, repo_names, repository_env
 from blockpost.dispatch.queue import ContainerSpec, JobSpec
 from blockpost.engine.plan import Decided, RunFacts
 from blockpost.pipeline_yaml import model
 from blockpost.pipeline_yaml.expand import expand_task
 from blockpost.services.secrets import SecretData
-from blockpost.timefmt import epoch_str
 
 DEFAULT_JOB_LIMIT_MINUTES = 60  # Semaphore's default when the YAML sets none
-Env = list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -51,66 +50,72 @@ def secret_names(pipeline: model.Pipeline) -> list[str]:
     return list(names)
 
 
-def _repo_name(url: str) -> tuple[str, str]:
-    """(name, owner/name) from a clone URL or path."""
-    path = url.rstrip("/").replace(":", "/")
-    parts = [part for part in path.split("/") if part]
-    name = parts[-1].removesuffix(".git") if parts else "repository"
-    owner = parts[-2] if len(parts) > 1 else ""
-    return name, f"{owner}/{name}" if owner else name
-
-
-def pipeline_env(facts: RunFacts, decided: Decided) -> Env:
-    """The SEMAPHORE_* variables every job of the pipeline shares."""
-    repo_name, slug = _repo_name(facts.repository_url)
-    kind, ref_name = facts.ref_type, facts.ref_name
+def git_env(facts: RunFacts, decided: Decided) -> Env:
+    """The run's SEMAPHORE_GIT_* variables, as Semaphore sets them for each kind of ref."""
+    _, slug = repo_names(facts.repository_url)
+    pull = decided.pull_request
     env: Env = [
-        ("CI", "true"),
-        ("SEMAPHORE", "true"),
-        ("SEMAPHORE_PROJECT_ID", facts.project_id),
-        ("SEMAPHORE_PROJECT_NAME", facts.project_name),
+        *repository_env(facts.repository_url),
+        ("SEMAPHORE_GIT_SHA", facts.commit_sha),
+        ("SEMAPHORE_GIT_REPO_SLUG", slug),
+        ("SEMAPHORE_GIT_REF", pull.ref if pull else facts.reference),
+        ("SEMAPHORE_GIT_COMMIT_RANGE", decided.commit_range),
+        ("SEMAPHORE_GIT_REF_TYPE", facts.ref_type),
+    ]
+    if pull is not None:
+        env += [
+            ("SEMAPHORE_GIT_BRANCH", pull.base_branch),
+            # the head's repository: this one when its branch is here, else unknown (a fork)
+            ("SEMAPHORE_GIT_PR_SLUG", slug if pull.head_branch else ""),
+            ("SEMAPHORE_GIT_PR_SHA", pull.head_sha),
+            ("SEMAPHORE_GIT_PR_NUMBER", facts.ref_name),
+            ("SEMAPHORE_GIT_PR_NAME", ""),  # a title only the forge knows
+            ("SEMAPHORE_GIT_PR_BRANCH", pull.head_branch),
+            ("SEMAPHORE_GIT_WORKING_BRANCH", pull.head_branch),
+        ]
+    elif facts.ref_type == "tag":
+        env += [
+            ("SEMAPHORE_GIT_BRANCH", facts.reference),
+            ("SEMAPHORE_GIT_TAG_NAME", facts.ref_name),
+        ]
+    else:
+        env += [
+            ("SEMAPHORE_GIT_BRANCH", facts.ref_name),
+            ("SEMAPHORE_GIT_WORKING_BRANCH", facts.ref_name),
+        ]
+    return env
+
+
+def pipeline_env(facts: RunFacts, decided: Decided, block_name: str) -> Env:
+    """The workflow and pipeline variables that open a job's spec env_vars, then the
+    parameters (a schedule's or a promotion's)."""
+    return [
         ("SEMAPHORE_WORKFLOW_ID", facts.workflow_id),
         ("SEMAPHORE_WORKFLOW_NUMBER", str(facts.workflow_number)),
         ("SEMAPHORE_WORKFLOW_RERUN", str(facts.rerun).lower()),
-        ("SEMAPHORE_WORKFLOW_TRIGGERED_BY", facts.requester),
         ("SEMAPHORE_WORKFLOW_TRIGGERED_BY_HOOK", "false"),
-        ("SEMAPHORE_WORKFLOW_TRIGGERED_BY_API", str(facts.triggered_by == "api").lower()),
         (
             "SEMAPHORE_WORKFLOW_TRIGGERED_BY_SCHEDULE",
             str(facts.triggered_by == "schedule").lower(),
         ),
+        ("SEMAPHORE_WORKFLOW_TRIGGERED_BY_API", str(facts.triggered_by == "api").lower()),
         ("SEMAPHORE_WORKFLOW_TRIGGERED_BY_MANUAL_RUN", "false"),
+        ("SEMAPHORE_PIPELINE_ARTEFACT_ID", facts.pipeline_id),
         ("SEMAPHORE_PIPELINE_ID", facts.pipeline_id),
         ("SEMAPHORE_PIPELINE_NAME", decided.pipeline.name),
-        ("SEMAPHORE_PIPELINE_ARTEFACT_ID", facts.pipeline_id),
+        ("SEMAPHORE_BLOCK_NAME", block_name),
+        ("SEMAPHORE_PIPELINE_RERUN", "false"),
+        ("SEMAPHORE_PIPELINE_PROMOTION", str(bool(facts.ancestors)).lower()),
+        ("SEMAPHORE_PIPELINE_PROMOTED_BY", facts.promoted_by),
+        ("SEMAPHORE_WORKFLOW_TRIGGERED_BY", facts.requester),
+        ("SEMAPHORE_GIT_COMMIT_AUTHOR", decided.commit.get("author", "")),
+        ("SEMAPHORE_GIT_COMMITTER", decided.commit.get("committer", "")),
         *(
             (f"SEMAPHORE_PIPELINE_{index}_ARTEFACT_ID", pipeline_id)
             for index, pipeline_id in enumerate((*facts.ancestors, facts.pipeline_id))
         ),
-        ("SEMAPHORE_PIPELINE_RERUN", "false"),
-        ("SEMAPHORE_PIPELINE_PROMOTION", str(bool(facts.ancestors)).lower()),
-        ("SEMAPHORE_PIPELINE_PROMOTED_BY", facts.promoted_by),
-        ("SEMAPHORE_GIT_PROVIDER", "git"),
-        ("SEMAPHORE_GIT_URL", facts.repository_url),
-        ("SEMAPHORE_GIT_DIR", repo_name),
-        ("SEMAPHORE_GIT_REPO_NAME", repo_name),
-        ("SEMAPHORE_GIT_REPO_SLUG", slug),
-        ("SEMAPHORE_GIT_SHA", facts.commit_sha),
-        ("SEMAPHORE_GIT_REF", facts.reference),
-        ("SEMAPHORE_GIT_REF_TYPE", kind),
-        ("SEMAPHORE_GIT_BRANCH", ref_name if kind != "pull-request" else facts.branch_name),
-        ("SEMAPHORE_GIT_COMMIT_RANGE", decided.commit_range),
-        ("SEMAPHORE_GIT_COMMIT_AUTHOR", decided.commit.get("author", "")),
-        ("SEMAPHORE_GIT_COMMITTER", decided.commit.get("committer", "")),
+        *facts.parameters.items(),
     ]
-    env.extend(facts.parameters.items())  # a schedule's parameters
-    if kind == "branch":
-        env.append(("SEMAPHORE_GIT_WORKING_BRANCH", ref_name))
-    elif kind == "tag":
-        env.append(("SEMAPHORE_GIT_TAG_NAME", ref_name))
-    else:
-        env.extend([("SEMAPHORE_GIT_PR_NUMBER", ref_name), ("SEMAPHORE_GIT_PR_NAME", "")])
-    return env
 
 
 class SpecBuilder:
@@ -132,7 +137,7 @@ class SpecBuilder:
         self.sealer = sealer
         self.hosted_agent_type = hosted_agent_type
         self.target = target  # a deployment target's name and secrets, for every job
-        self.shared_env = pipeline_env(facts, decided)
+        self.git_env = git_env(facts, decided)
 
     def blocks(self) -> list[PlannedBlock]:
         planned = []
@@ -165,8 +170,9 @@ class SpecBuilder:
         names = list(dict.fromkeys(ref.name for ref in refs))
         parts = [self.secrets[name] for name in names]
         if self.target is not None:
-            names.append(f"{self.target[0]} (deployment target)")
-            parts.append(self.target[1])
+            # first, as in Semaphore: the pipeline's own secrets override the target's
+            names.insert(0, f"{self.target[0]} (deployment target)")
+            parts.insert(0, self.target[1])
         if not parts:
             return [], None
         merged = SecretData()
@@ -212,31 +218,32 @@ class SpecBuilder:
         epilogue = (task.epilogue, config.epilogue)
         names, sealed = self._sealed(task)
         containers, sealed_compose = self._compose(agent)
+        spec_env: Env = [
+            *pipeline_env(self.facts, self.decided, block_name),
+            *((e.name, e.value) for e in config.env_vars),
+            *((e.name, e.value) for e in task.env_vars),
+        ]
         planned = []
         for expanded in expand_task(task):
             job_id = new_uuid()
-            env: Env = [
-                *self.shared_env,
-                ("SEMAPHORE_JOB_ID", job_id),
-                ("SEMAPHORE_JOB_NAME", expanded.name),
-                ("SEMAPHORE_JOB_TYPE", "pipeline_job"),
-                ("SEMAPHORE_JOB_CREATION_TIME", epoch_str(self.facts.created_at)),
-                ("SEMAPHORE_BLOCK_NAME", block_name),
-                ("SEMAPHORE_AGENT_MACHINE_TYPE", machine.type),
-                ("SEMAPHORE_AGENT_MACHINE_OS_IMAGE", machine.os_image),
-                (
-                    "SEMAPHORE_AGENT_MACHINE_ENVIRONMENT_TYPE",
-                    "container" if agent.containers else "VM",
-                ),
-                *((e.name, e.value) for e in config.env_vars),
-                *((e.name, e.value) for e in task.env_vars),
-                *((e.name, e.value) for e in expanded.env_vars),
-            ]
+            own = job_env(
+                job_id=job_id,
+                name=expanded.name,
+                job_type="pipeline_job",
+                created_at=self.facts.created_at,
+                project_id=self.facts.project_id,
+                project_name=self.facts.project_name,
+                machine_type=machine.type,
+                os_image=machine.os_image,
+                containers=bool(agent.containers),
+            )
             spec = JobSpec(
                 name=expanded.name,
                 agent_type=agent_type,
                 commands=(*prologue, *expanded.job.commands),
-                env_vars=env,
+                env_vars=[*spec_env, *((e.name, e.value) for e in expanded.env_vars)],
+                job_env=own,
+                git_env=self.git_env,
                 epilogue_always=tuple(c for e in epilogue for c in e.always),
                 epilogue_on_pass=tuple(c for e in epilogue for c in e.on_pass),
                 epilogue_on_fail=tuple(c for e in epilogue for c in e.on_fail),
