@@ -256,3 +256,60 @@ async def test_a_pipeline_secret_overrides_its_deployment_targets(rig: EngineRig
     taken = await rig.take()
     env = pairs(taken)
     assert [value for name, value in env if name == "DEPLOY_KEY"] == ["from-target", "from-secret"]
+
+
+async def test_a_standalone_job_gets_semaphores_job_and_project_variables_then_its_own(
+    rig: EngineRig,
+) -> None:
+    created = await rig.api.post(
+        f"{API}/jobs",
+        json={
+            "metadata": {"name": "one-off"},
+            "spec": {
+                "project_id": rig.project_id,
+                "agent": {"machine": {"type": "e1-standard-2", "os_image": "ubuntu2004"}},
+                "env_vars": [{"name": "CI", "value": "mine"}, {"name": "MODE", "value": "x"}],
+                "commands": ["env"],
+            },
+        },
+    )
+    assert created.status_code == 200, created.text
+    described = created.json()
+    taken = await rig.take()
+    assert taken.id == described["metadata"]["id"]
+    assert pairs(taken) == [
+        ("TERM", "xterm"),
+        ("CI", "true"),
+        ("SEMAPHORE", "true"),
+        ("SEMAPHORE_PROJECT_NAME", "rig"),
+        ("SEMAPHORE_PROJECT_ID", rig.project_id),
+        ("SEMAPHORE_JOB_NAME", "one-off"),
+        ("SEMAPHORE_JOB_ID", taken.id),
+        ("SEMAPHORE_JOB_CREATION_TIME", described["metadata"]["create_time"]),
+        ("SEMAPHORE_JOB_TYPE", "project_debug_job"),
+        ("SEMAPHORE_AGENT_MACHINE_TYPE", "e1-standard-2"),
+        ("SEMAPHORE_AGENT_MACHINE_OS_IMAGE", "ubuntu2004"),
+        ("SEMAPHORE_AGENT_MACHINE_ENVIRONMENT_TYPE", "VM"),
+        ("SEMAPHORE_ORGANIZATION_URL", "http://test"),
+        ("SEMAPHORE_GIT_PROVIDER", "git"),
+        ("SEMAPHORE_GIT_URL", rig.repo.url),
+        ("SEMAPHORE_GIT_REPO_NAME", "repo"),
+        ("SEMAPHORE_GIT_DIR", "repo"),
+        ("SEMAPHORE_GIT_BRANCH", "master"),
+        ("SEMAPHORE_GIT_WORKING_BRANCH", "master"),
+        ("SEMAPHORE_GIT_SHA", "HEAD"),
+        ("CI", "mine"),
+        ("MODE", "x"),
+    ]
+    # describe shows the job's own variables, then the SEMAPHORE_GIT_* it was given
+    shown = [(e["name"], e["value"]) for e in described["spec"]["env_vars"]]
+    assert shown[:2] == [("CI", "mine"), ("MODE", "x")]
+    assert [name for name, _ in shown[2:]] == [
+        "SEMAPHORE_GIT_PROVIDER",
+        "SEMAPHORE_GIT_URL",
+        "SEMAPHORE_GIT_REPO_NAME",
+        "SEMAPHORE_GIT_DIR",
+        "SEMAPHORE_GIT_BRANCH",
+        "SEMAPHORE_GIT_WORKING_BRANCH",
+        "SEMAPHORE_GIT_SHA",
+    ]

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from blockpost.api.deps import CallerDep, SessionDep, SettingsDep
 from blockpost.db.models import Job
-from blockpost.dispatch import embedded, logs, queue
+from blockpost.dispatch import embedded, logs, queue, standalone
 from blockpost.dispatch.queue import FileSpec, JobSpec
 from blockpost.dispatch.wakeup import wait_any
 from blockpost.errors import InvalidInput
@@ -145,9 +145,10 @@ async def create_job(
         except ValueError:
             raise InvalidInput(f"spec.files.{index}.content", "is not base64") from None
         files.append(FileSpec(item.path, content))
-    job = await queue.enqueue(
+    job = await standalone.enqueue(
         session,
         request.app.state.wakeups,
+        project,
         JobSpec(
             name=body.metadata.name,
             agent_type=agent_type,
@@ -159,7 +160,6 @@ async def create_job(
             epilogue_on_fail=body.spec.epilogue_on_fail_commands,
             machine_type=machine.type,
             os_image=machine.os_image,
-            project_id=project.id,
         ),
     )
     return job_json(job, await queue.waiting_reason(session, job))

@@ -24,6 +24,7 @@ from blockpost.timefmt import epoch_str
 
 Env = list[tuple[str, str]]
 PROVIDER = "git"  # Semaphore's name for a repository of no particular forge
+DEFAULT_BRANCH = "master"  # Semaphore's when the repository records none
 
 
 def job_env(
@@ -73,6 +74,16 @@ def repository_env(url: str) -> Env:
         ("SEMAPHORE_GIT_URL", url),
         ("SEMAPHORE_GIT_REPO_NAME", name),
         ("SEMAPHORE_GIT_DIR", name),
+    ]
+
+
+def project_git_env(url: str) -> Env:
+    """A standalone job's: the repository at the head of its default branch."""
+    return [
+        *repository_env(url),
+        ("SEMAPHORE_GIT_BRANCH", DEFAULT_BRANCH),
+        ("SEMAPHORE_GIT_WORKING_BRANCH", DEFAULT_BRANCH),
+        ("SEMAPHORE_GIT_SHA", "HEAD"),
     ]
 
 

@@ -6,11 +6,13 @@ import base64
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from blockpost.db.base import new_uuid
 from blockpost.db.engine import after_commit
 from blockpost.db.models import Agent, AgentType, Job
 from blockpost.dispatch.wakeup import (
@@ -157,9 +159,24 @@ async def discard_pending(session: AsyncSession, block_id: str) -> None:
     await session.execute(delete(Job).where(Job.block_id == block_id, Job.state == "pending"))
 
 
-async def enqueue(session: AsyncSession, wakeups: Wakeups, spec: JobSpec) -> Job:
+async def enqueue(
+    session: AsyncSession,
+    wakeups: Wakeups,
+    spec: JobSpec,
+    *,
+    job_id: str | None = None,
+    created_at: datetime | None = None,
+) -> Job:
+    """A job of no pipeline, queued at once; the id and creation time its environment
+    names may be given."""
     now = utcnow()
-    job = _job(spec, state="queued", created_at=now, queued_at=now)
+    job = _job(
+        spec,
+        id=job_id or new_uuid(),
+        state="queued",
+        created_at=created_at or now,
+        queued_at=now,
+    )
     session.add(job)
     await session.flush()
     await _announce(session, wakeups, spec.agent_type, 1, containers=job.needs_containers)
