@@ -184,7 +184,10 @@ class Wakeups:
         self.engine.fire()
 
     def forget_agent(self, agent_id: int) -> None:
-        self._agents.pop(agent_id, None)
+        """The agent is gone: a sync of its still held (its client dropped it) ends now."""
+        signal = self._agents.pop(agent_id, None)
+        if signal is not None:
+            signal.fire()
 
     def on_notification(self, channel: str, payload: str) -> None:
         if channel == JOBS_CHANNEL:
