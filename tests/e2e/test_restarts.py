@@ -97,28 +97,13 @@ def test_serve_killed_and_started_again_runs_the_next_job(server: ServerProcess)
     runs_a_job(server)
 
 
-def embedded_agent_pids(jobs: str) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"agent" in cmdline and jobs.encode() in cmdline:
-            found.append(int(proc.name))
-    return found
-
-
 def test_a_dead_embedded_agent_fails_its_job_at_once_and_comes_back(
     server: ServerProcess,
 ) -> None:
-    jobs = str(server.jobs_dir)
     with server.admin_client() as api:
         job_id = submit(api, ["sleep 120"])
         wait(api, job_id, "RUNNING")
-        (pid,) = embedded_agent_pids(jobs)
+        (pid,) = server.embedded_agent_pids()
         killed_at = time.monotonic()
         os.kill(pid, signal.SIGKILL)
         job = wait(api, job_id, timeout=10)
@@ -126,7 +111,19 @@ def test_a_dead_embedded_agent_fails_its_job_at_once_and_comes_back(
         assert job["status"]["result"] == "FAILED"
         assert job["status"]["result_reason"].endswith("died (exit code -9)")
         assert wait(api, submit(api, ["echo back"]))["status"]["result"] == "PASSED"
-    assert embedded_agent_pids(jobs) != [pid]
+    assert server.embedded_agent_pids() != [pid]
+
+
+def hand_run_agent(
+    server: ServerProcess, api: httpx.Client, tmp_path: Path, agent_type: str
+) -> list[str]:
+    """The command of an agent of a new type, named after it, its token in a file."""
+    made = api.post(f"{API}/self_hosted_agent_types", json={"metadata": {"name": agent_type}})
+    token_file = tmp_path / f"{agent_type}.token"
+    token_file.write_text(made.json()["status"]["registration_token"])
+    command = [sys.executable, "-m", "blockpost", "agent", "--url", server.url]
+    command += ["--token-file", str(token_file), "--name", f"{agent_type}-agent"]
+    return [*command, "--jobs-dir", str(tmp_path / "jobs")]
 
 
 def test_a_hand_run_agent_restarted_under_its_name_gets_back_in(
@@ -135,14 +132,7 @@ def test_a_hand_run_agent_restarted_under_its_name_gets_back_in(
     """As `docker compose restart` of an agent container: same host, same name, no
     disconnect, well inside the lease."""
     with server.admin_client() as api:
-        made = api.post(
-            f"{API}/self_hosted_agent_types", json={"metadata": {"name": "s1-compose"}}
-        ).json()
-        token_file = tmp_path / "agent.token"
-        token_file.write_text(made["status"]["registration_token"])
-        command = [sys.executable, "-m", "blockpost", "agent", "--url", server.url]
-        command += ["--token-file", str(token_file), "--name", "compose-agent"]
-        command += ["--jobs-dir", str(tmp_path / "jobs")]
+        command = hand_run_agent(server, api, tmp_path, "s1-compose")
         log = (tmp_path / "agent.log").open("a")
         first = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -152,10 +142,7 @@ def test_a_hand_run_agent_restarted_under_its_name_gets_back_in(
             second = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
             try:
                 job = wait(api, submit(api, ["true"], "s1-compose"))
-                assert job["status"]["result"] == "PASSED", (
-                    job,
-                    (tmp_path / "agent.log").read_text(),
-                )
+                assert job["status"]["result"] == "PASSED", (tmp_path / "agent.log").read_text()
             finally:
                 second.terminate()
                 second.wait(timeout=15)
@@ -169,20 +156,17 @@ def test_an_idle_agent_told_to_stop_is_gone_within_two_seconds(
 ) -> None:
     """Its sync is held for the whole hold (20 s): SIGTERM must not wait for it."""
     with server.admin_client() as api:
-        made = api.post(
-            f"{API}/self_hosted_agent_types", json={"metadata": {"name": "s1-stopping"}}
-        ).json()
-        token_file = tmp_path / "agent.token"
-        token_file.write_text(made["status"]["registration_token"])
-        command = [sys.executable, "-m", "blockpost", "agent", "--url", server.url]
-        command += ["--token-file", str(token_file), "--name", "stopping-agent"]
-        command += ["--jobs-dir", str(tmp_path / "jobs")]
+        command = hand_run_agent(server, api, tmp_path, "s1-stopping")
         agent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+        def listed() -> list:
+            return list(
+                api.get(f"{API}/agents", params={"agent_type": "s1-stopping"}).json()["agents"]
+            )
+
         try:
             deadline = time.monotonic() + 20
-            while not api.get(f"{API}/agents", params={"agent_type": "s1-stopping"}).json()[
-                "agents"
-            ]:
+            while not listed():
                 assert time.monotonic() < deadline, "the agent never registered"
                 time.sleep(0.1)
             time.sleep(1)  # well inside a held sync
@@ -190,8 +174,7 @@ def test_an_idle_agent_told_to_stop_is_gone_within_two_seconds(
             agent.send_signal(signal.SIGTERM)
             assert agent.wait(timeout=10) == 0
             assert time.monotonic() - told < 2
-            listed = api.get(f"{API}/agents", params={"agent_type": "s1-stopping"}).json()
-            assert listed["agents"] == [], "it left without saying goodbye"
+            assert listed() == [], "it left without saying goodbye"
         finally:
             if agent.poll() is None:
                 agent.kill()

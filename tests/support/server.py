@@ -98,6 +98,20 @@ class ServerProcess:
             client.headers["Authorization"] = f"Token {token}"
             yield client
 
+    def embedded_agent_pids(self) -> list[int]:
+        """The agent processes `serve` started (argv names this server's jobs dir)."""
+        found = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"agent" in argv and str(self.jobs_dir).encode() in argv:
+                found.append(int(proc.name))
+        return found
+
     def output(self) -> str:
         return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
 
