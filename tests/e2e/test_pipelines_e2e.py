@@ -247,6 +247,42 @@ def _after_log(rig: Rig, ppl_id: str) -> str:
     return rig.log(job_id) if job_id else ""
 
 
+PULL_REQUEST = """\
+version: v1.0
+name: PR
+agent:
+  machine:
+    type: e1-standard-2
+blocks:
+  - name: Check
+    task:
+      jobs:
+        - name: merged
+          commands:
+            - checkout
+            - test "$(git rev-parse HEAD)" = "$SEMAPHORE_GIT_SHA"
+            - test -f feature.txt
+            - echo "pr=$SEMAPHORE_GIT_PR_NUMBER base=$SEMAPHORE_GIT_BRANCH"
+            - echo "head=$SEMAPHORE_GIT_WORKING_BRANCH"
+"""
+
+
+def test_checkout_in_a_pull_request_job_gets_the_test_merge(rig: Rig) -> None:
+    base = rig.repo.commit({".semaphore/semaphore.yml": PULL_REQUEST}, "pipeline")
+    rig.repo.checkout("feature", new=True)
+    head = rig.repo.commit({"feature.txt": "new\n"}, "feature")
+    rig.repo.checkout("master")
+    merge = rig.repo.git("commit-tree", f"{head}^{{tree}}", "-p", base, "-p", head, "-m", "Merge")
+    rig.repo.git("update-ref", "refs/pull/7/head", head)
+    rig.repo.git("update-ref", "refs/pull/7/merge", merge)
+    body = rig.wait(rig.run("refs/pull/7")["pipeline_id"])
+    (job,) = body["blocks"][0]["jobs"]
+    log = rig.log(job["job_id"])
+    assert body["pipeline"]["result"] == "passed", log
+    assert "\npr=7 base=master\n" in log
+    assert "\nhead=feature\n" in log
+
+
 def test_terminate_and_fail_fast_stop_running_jobs_quickly(rig: Rig) -> None:
     rig.repo.commit(
         {".semaphore/semaphore.yml": SLOW.format(machine="e1-standard-2", seconds=60)}, "slow"
