@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import signal
 import socket
 from collections.abc import Callable
@@ -111,8 +112,12 @@ def _hidden(settings: Settings) -> tuple[Path, ...]:
 def _supervisor(
     settings: Settings, token: str, isolation: EmbeddedIsolation, app: FastAPI
 ) -> Supervisor:
+    # The port too: two servers on one host (replicas of one database) must not take each
+    # other's agents for their own stale registrations.
+    # Agent names allow no dots: a host name like ci.example.com would be refused.
+    host = re.sub(r"[^a-zA-Z0-9_-]", "-", socket.gethostname())
     names = tuple(
-        f"local-{socket.gethostname()}-{number}"[:80] for number in range(1, settings.agents + 1)
+        f"local-{host}-{settings.port}-{number}"[:80] for number in range(1, settings.agents + 1)
     )
     config = EmbeddedAgentsConfig(
         url=f"http://127.0.0.1:{settings.port}",
