@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from blockpost import __version__
+from blockpost.agent import containers
 from blockpost.agent.logship import LogShipper
 from blockpost.agent.runner import JobRunner
 from blockpost.agent.sandbox import Isolation, local_repository
@@ -56,6 +57,7 @@ class Agent:
         self.state = "waiting-for-jobs"
         self.job_id = ""
         self.job_result = ""
+        self.job_result_reason = ""
         self.interrupted_at = 0
         self.runner: JobRunner | None = None
         self.job_task: asyncio.Task[str] | None = None
@@ -68,6 +70,11 @@ class Agent:
 
     async def register(self) -> bool:
         """True once registered; False when interrupted first."""
+        engine = await containers.find_engine()
+        if engine is None:
+            log.info("container jobs: none (%s)", containers.REFUSAL)
+        else:
+            log.info("container jobs: run with %s", engine)
         body = {
             "name": self.options.name,
             "version": __version__,
@@ -79,6 +86,8 @@ class Agent:
             "idle_timeout": self.options.idle_timeout,
             "interruption_grace_period": 0,
             "job_id": "",
+            # the server gives container jobs only to agents that can run them
+            "containers": engine is not None,
         }
         # The server may be starting, restarting, or still holding this name for a moment:
         # retry with backoff; only answers no retry can change end the agent.
@@ -122,6 +131,7 @@ class Agent:
                 "state": self.state,
                 "job_id": self.job_id,
                 "job_result": self.job_result,
+                "job_result_reason": self.job_result_reason,
                 "interrupted_at": self.interrupted_at,
             },
             headers=self._auth(),
@@ -153,6 +163,7 @@ class Agent:
 
     async def _start_job(self, job_id: str) -> None:
         self.state, self.job_id, self.job_result = "starting-job", job_id, ""
+        self.job_result_reason = ""
         try:
             response = await self.client.get(f"{API}/jobs/{job_id}", headers=self._auth())
             response.raise_for_status()
@@ -168,7 +179,9 @@ class Agent:
         workspace = Workspace(self.options.jobs_dir, job_id, isolation.user)
         env = base_environment(workspace, isolation.user, self.options.pass_env)
         readable = local_repository(payload) if self.options.local_repositories else ()
-        self.runner = JobRunner(payload, workspace, isolation, env, shipper, readable)
+        # Looked for again: an engine may have stopped since the agent registered.
+        engine = await containers.find_engine() if containers.requested(payload) else None
+        self.runner = JobRunner(payload, workspace, isolation, env, shipper, readable, engine)
         self.job_task = asyncio.create_task(self._run_job(self.runner, shipper))
         self.job_task.add_done_callback(lambda _task: self.poked.set())
         self.state = "running-job"
@@ -185,6 +198,7 @@ class Agent:
         if self.job_task is not None and self.job_task.done():
             try:
                 self.job_result = self.job_task.result()
+                self.job_result_reason = self.runner.reason if self.runner else ""
             except Exception:
                 log.exception("job %s crashed", self.job_id)
                 self.job_result = "failed"
@@ -241,6 +255,7 @@ class Agent:
                     await self._stop_job()
                 elif action == "wait-for-jobs":
                     self.state, self.job_id, self.job_result = "waiting-for-jobs", "", ""
+                    self.job_result_reason = ""
                 elif action == "shutdown":
                     log.info("shutting down: %s", answer.get("shutdown_reason", ""))
                     return 0

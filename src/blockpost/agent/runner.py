@@ -1,4 +1,5 @@
-"""Runs one job payload: environment, files, commands until the first failure, epilogues."""
+"""Runs one job payload: environment, files, commands until the first failure, epilogues;
+in the agent's own shell, or in the job's first container."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from blockpost.agent import containers
 from blockpost.agent.logship import LogShipper
 from blockpost.agent.sandbox import Isolation
 from blockpost.agent.shell import Shell, ShellGone
@@ -32,7 +34,9 @@ def home_path(path: str) -> str:
 
 
 class JobRunner:
-    """Runs one payload in a fresh workspace; `env` is the job's base environment."""
+    """Runs one payload in a fresh workspace; `env` is the job's base environment. A job
+    that asks for containers runs in them with `engine` (docker or podman), and fails at
+    once without one: never on the host."""
 
     def __init__(
         self,
@@ -42,18 +46,29 @@ class JobRunner:
         env: dict[str, str],
         logs: LogShipper,
         readable: tuple[Path, ...] = (),
+        engine: str | None = None,
     ) -> None:
         self.payload = payload
         self.logs = logs
         self.workspace = workspace
-        self.shell = Shell(
-            workspace,
-            isolation,
-            env,
-            prelude=f"source {workspace.control / 'checkout.sh'}",
-            readable=readable,
-        )
+        prelude = f"source {workspace.control / 'checkout.sh'}"
+        in_containers = containers.requested(payload)
+        self.refusal = containers.refusal(payload, engine) if in_containers else ""
+        self.pod: containers.Pod | None = None
+        if in_containers and engine is not None and not self.refusal:
+            # The container is the job's isolation; the engine's client runs as the agent.
+            self.pod = containers.Pod(engine, payload, workspace, env, logs, readable)
+            self.shell = Shell(
+                workspace,
+                Isolation(),
+                self.pod.client_env,
+                prelude=prelude,
+                program=self.pod.shell_command(),
+            )
+        else:
+            self.shell = Shell(workspace, isolation, env, prelude=prelude, readable=readable)
         self.stopped = False
+        self.reason = ""  # why the job failed, when its log's last line is not enough
 
     async def _output(self, text: str) -> None:
         self.logs.emit("cmd_output", output=text)
@@ -127,29 +142,53 @@ class JobRunner:
     async def run(self) -> str:
         """Returns the job result: passed, failed or stopped."""
         self.logs.emit("job_started")
-        self.workspace.create()
-        self.workspace.trust(self.shell.readable)
-        await self.shell.start()
-        try:
-            variables = [
-                (env["name"], base64.b64decode(env["value"]).decode("utf-8", "replace"))
-                for env in self.payload.get("env_vars") or []
-            ]
-            code = await self._export(variables) if variables else 0
-            if code == 0:
-                code = await self._inject_files()
-            if code == 0:
-                code = await self._until_failure(self.payload.get("commands") or [])
-            result = await self._result(code)
-            if not self.stopped:
-                await self._epilogues(result)
-            if self.stopped:
-                result = "stopped"
-        finally:
-            await self.shell.close()
-            self.workspace.remove()
+        if self.refusal:
+            result = self._refuse()
+        else:
+            self.workspace.create()
+            self.workspace.trust(self.shell.readable)
+            try:
+                result = await self._run_in_workspace()
+            finally:
+                await self.shell.close()
+                if self.pod is not None:
+                    await self.pod.remove()
+                self.workspace.remove()
         self.logs.emit("job_finished", result=result)
         return result
+
+    def _refuse(self) -> str:
+        started = int(time.time())
+        self.logs.emit("cmd_started", directive=containers.STARTING)
+        self.logs.emit("cmd_output", output=f"{self.refusal}\n")
+        self.logs.emit(
+            "cmd_finished",
+            directive=containers.STARTING,
+            exit_code=1,
+            started_at=started,
+            finished_at=int(time.time()),
+        )
+        self.reason = self.refusal
+        return "failed"
+
+    async def _run_in_workspace(self) -> str:
+        if self.pod is not None and await self.pod.start() != 0:
+            self.reason = self.pod.failure
+            return "stopped" if self.stopped else "failed"
+        await self.shell.start()
+        variables = [
+            (env["name"], base64.b64decode(env["value"]).decode("utf-8", "replace"))
+            for env in self.payload.get("env_vars") or []
+        ]
+        code = await self._export(variables) if variables else 0
+        if code == 0:
+            code = await self._inject_files()
+        if code == 0:
+            code = await self._until_failure(self.payload.get("commands") or [])
+        result = await self._result(code)
+        if not self.stopped:
+            await self._epilogues(result)
+        return "stopped" if self.stopped else result
 
     async def _result(self, code: int) -> str:
         if self.stopped:
@@ -175,4 +214,6 @@ class JobRunner:
 
     async def stop(self) -> None:
         self.stopped = True
+        if self.pod is not None:
+            await self.pod.abort()
         await self.shell.kill()

@@ -7,7 +7,7 @@ import contextlib
 import os
 import secrets
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from blockpost.agent.sandbox import Isolation
@@ -15,6 +15,7 @@ from blockpost.agent.workspace import Workspace
 
 Output = Callable[[str], Awaitable[None]]
 READ_CHUNK = 4096
+BASH = ("bash", "--noprofile", "--norc")
 
 
 class ShellGone(Exception):
@@ -29,21 +30,19 @@ class Shell:
         env: dict[str, str],
         prelude: str = "",
         readable: tuple[Path, ...] = (),
+        program: Sequence[str] = BASH,  # what runs the bash (a container engine's client)
     ) -> None:
         self.workspace = workspace
         self.isolation = isolation
         self.env = env
         self.prelude = prelude
         self.readable = readable
+        self.program = program
         self.marker = f"BLOCKPOST-{secrets.token_hex(8)}"
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
-        argv = self.isolation.command(
-            ["bash", "--noprofile", "--norc"],
-            self.workspace.root,
-            self.readable,
-        )
+        argv = self.isolation.command(list(self.program), self.workspace.root, self.readable)
         # Own session: stopping the job kills bash and everything it started. The
         # environment is exactly `env`: nothing of the agent's own leaks in.
         self.process = await asyncio.create_subprocess_exec(
