@@ -12,10 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from blockpost.config import Settings
 from blockpost.db.models import Agent
-from blockpost.dispatch import registry, sync
+from blockpost.dispatch import sync
 from blockpost.dispatch.queue import ContainerSpec, JobSpec
 from blockpost.security import token_hash
 from tests.api.agent_helpers import ProtocolAgent, create_type, enqueue
@@ -117,19 +118,14 @@ async def rig(app: FastAPI, admin: httpx.AsyncClient, tmp_path: Path) -> AsyncIt
 async def register_directly(
     app: FastAPI, registration_token: str, name: str, *, containers: bool
 ) -> tuple[ProtocolAgent, Agent]:
-    """An agent registered as the server's registry records it (with or without containers)."""
+    """An agent registered over the protocol, saying whether it can run containers, and
+    its row."""
     agent = ProtocolAgent(app, registration_token, name)
+    assert (await agent.register(containers=containers)).status_code == 201
     async with app.state.db.session() as session:
-        agent_type = await registry.type_for_token(session, registration_token)
-        assert agent_type is not None
-        registered, agent.token = await registry.register(
-            session,
-            app.state.wakeups,
-            agent_type,
-            registry.Registration(name=name, containers=containers),
-            ip_address="127.0.0.1",
-            user_agent="test",
-        )
+        registered = await session.scalar(select(Agent).where(Agent.name == name))
+    assert registered is not None
+    assert registered.can_run_containers is containers
     return agent, registered
 
 
@@ -351,21 +347,26 @@ async def test_a_container_job_wakes_the_idle_agent_that_can_run_it(
 
 async def test_an_agent_may_say_why_its_job_failed(app: FastAPI, admin: httpx.AsyncClient) -> None:
     token = await create_type(admin)
-    agent, row = await register_directly(app, token, "refuser", containers=True)
+    agent, _ = await register_directly(app, token, "refuser", containers=True)
+    refused = await ProtocolAgent(app, token, "confused").register(containers={"docker": 1})
+    assert refused.status_code == 400
+    assert refused.json()["message"].startswith("containers:")
     job_id = await enqueue(app, CONTAINER_JOB)
     assert (await agent.sync("waiting-for-jobs"))["job_id"] == job_id
     assert (await agent.job(job_id)).status_code == 200
     reason = "this agent cannot run container jobs: no docker or podman found"
-    answer = await sync.sync(
-        app.state.db,
-        app.state.wakeups,
-        row.id,
-        token_hash(agent.token),
-        "s1-test",
-        sync.SyncRequest("finished-job", job_id, "failed", job_result_reason=reason),
-        hold=0,
+    answer = await agent.client.post(
+        "/api/v1/self_hosted_agents/sync",
+        json={
+            "state": "finished-job",
+            "job_id": job_id,
+            "job_result": "failed",
+            "interrupted_at": 0,
+            "job_result_reason": reason,
+        },
+        headers=agent.auth(),
     )
-    assert answer.action == "wait-for-jobs"
+    assert answer.json()["action"] == "wait-for-jobs"
     status = (await admin.get(f"/api/v1alpha/jobs/{job_id}")).json()["status"]
     assert (status["result"], status["result_reason"]) == ("FAILED", reason)
     await agent.close()

@@ -165,6 +165,7 @@ def test_a_container_job_on_an_agent_without_docker_or_podman_fails_and_never_ru
     job = rig.wait(job_id)
     log = rig.log(job_id)
     assert job["status"]["result"] == "FAILED", log
+    assert job["status"]["result_reason"] == containers.REFUSAL
     assert log == f"Starting the docker image...\n{containers.REFUSAL}\n"
     assert not marker.exists()
 

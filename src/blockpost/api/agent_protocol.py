@@ -36,6 +36,8 @@ class RegisterIn(BaseModel):
     idle_timeout: int = Field(default=0, ge=0, le=2**31 - 1)
     interruption_grace_period: int = Field(default=0, ge=0, le=2**31 - 1)
     job_id: str = Field(default="", max_length=64)
+    # blockpost's agent says whether it can run container jobs; Semaphore's says nothing.
+    containers: bool = True
 
 
 class RegisterOut(BaseModel):
@@ -50,6 +52,8 @@ class SyncIn(BaseModel):
     job_id: str = Field(default="", max_length=64)
     job_result: str = Field(default="", max_length=20)
     interrupted_at: int = Field(default=0, ge=0, le=EPOCH_MAX)
+    # blockpost's agent says why a job failed when the reason is its own (no engine).
+    job_result_reason: str = Field(default="", max_length=255)
 
 
 class SyncOut(BaseModel):
