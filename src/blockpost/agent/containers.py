@@ -14,12 +14,12 @@ import os
 import shlex
 import shutil
 import tempfile
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from blockpost.agent import logship
 from blockpost.agent.logship import LogShipper
 from blockpost.agent.shell import BASH
 from blockpost.agent.workspace import Workspace
@@ -286,23 +286,16 @@ class Pod:
                 self._running.kill()
 
     async def _step(self, directive: str, work: Callable[[], Awaitable[None]]) -> int:
-        started = int(time.time())
-        self.logs.emit("cmd_started", directive=directive)
-        code = 0
-        try:
-            await work()
-        except (PodFailed, OSError) as exc:
-            self.failure = str(exc)
-            self.logs.emit("cmd_output", output=f"{exc}\n")
-            code = 1
-        self.logs.emit(
-            "cmd_finished",
-            directive=directive,
-            exit_code=code,
-            started_at=started,
-            finished_at=int(time.time()),
-        )
-        return code
+        async def logged() -> int:
+            try:
+                await work()
+            except (PodFailed, OSError) as exc:
+                self.failure = str(exc)
+                self.logs.emit("cmd_output", output=f"{exc}\n")
+                return 1
+            return 0
+
+        return await logship.command(self.logs, directive, logged)
 
     async def _output(self, text: str) -> None:
         self.logs.emit("cmd_output", output=text)

@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -17,6 +17,26 @@ BATCH_LINES = 2000
 PUSH_EVERY = 0.2  # seconds between pushes while a job runs
 FLUSH_TIMEOUT = 60.0
 FLUSH_RETRY = 0.5
+
+
+class Emits(Protocol):
+    def emit(self, event: str, **fields: Any) -> None: ...
+
+
+async def command(logs: Emits, directive: str, work: Callable[[], Awaitable[int]]) -> int:
+    """One timed command in a job's log: cmd_started, what `work` writes, then cmd_finished
+    with the exit code `work` returns."""
+    started = int(time.time())
+    logs.emit("cmd_started", directive=directive)
+    code = await work()
+    logs.emit(
+        "cmd_finished",
+        directive=directive,
+        exit_code=code,
+        started_at=started,
+        finished_at=int(time.time()),
+    )
+    return code
 
 
 class LogShipper:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from blockpost.agent import containers
+from blockpost.agent import containers, logship
 from blockpost.agent.logship import LogShipper
 from blockpost.agent.sandbox import Isolation
 from blockpost.agent.shell import Shell, ShellGone
@@ -73,21 +73,17 @@ class JobRunner:
     async def _output(self, text: str) -> None:
         self.logs.emit("cmd_output", output=text)
 
-    async def _command(self, directive: str, body: str | None = None) -> int:
-        started = int(time.time())
-        self.logs.emit("cmd_started", directive=directive)
+    async def _shell(self, script: str) -> int:
+        """`script`'s exit code in the job's shell; 1 when the shell is gone."""
         try:
-            code = await self.shell.run(body if body is not None else directive, self._output)
+            return await self.shell.run(script, self._output)
         except ShellGone:
-            code = 1
-        self.logs.emit(
-            "cmd_finished",
-            directive=directive,
-            exit_code=code,
-            started_at=started,
-            finished_at=int(time.time()),
+            return 1
+
+    async def _command(self, directive: str, body: str | None = None) -> int:
+        return await logship.command(
+            self.logs, directive, lambda: self._shell(body if body is not None else directive)
         )
-        return code
 
     async def _export(self, variables: list[tuple[str, str]]) -> int:
         exports = "".join(f"export {n}={shell_quote(v)}\n" for n, v in variables)
@@ -95,10 +91,7 @@ class JobRunner:
         self.logs.emit("cmd_started", directive="Exporting environment variables")
         for name, _ in variables:
             self.logs.emit("cmd_output", output=f"Exporting {name}\n")
-        try:
-            code = await self.shell.run(f"source {env_file}", self._output)
-        except ShellGone:
-            code = 1
+        code = await self._shell(f"source {env_file}")
         self.logs.emit("cmd_finished", directive="Exporting environment variables", exit_code=code)
         return code
 
@@ -123,10 +116,7 @@ class JobRunner:
                 f'mkdir -p "$(dirname {target})" && cp {source} {target} '
                 f"&& chmod {mode} {target} || return 1"
             )
-        try:
-            code = await self.shell.run("\n".join(script), self._output)
-        except ShellGone:
-            code = 1
+        code = await self._shell("\n".join(script))
         self.logs.emit("cmd_finished", directive="Injecting Files", exit_code=code)
         return code
 
@@ -143,7 +133,7 @@ class JobRunner:
         """Returns the job result: passed, failed or stopped."""
         self.logs.emit("job_started")
         if self.refusal:
-            result = self._refuse()
+            result = await self._refuse()
         else:
             self.workspace.create()
             self.workspace.trust(self.shell.readable)
@@ -157,17 +147,12 @@ class JobRunner:
         self.logs.emit("job_finished", result=result)
         return result
 
-    def _refuse(self) -> str:
-        started = int(time.time())
-        self.logs.emit("cmd_started", directive=containers.STARTING)
-        self.logs.emit("cmd_output", output=f"{self.refusal}\n")
-        self.logs.emit(
-            "cmd_finished",
-            directive=containers.STARTING,
-            exit_code=1,
-            started_at=started,
-            finished_at=int(time.time()),
-        )
+    async def _refuse(self) -> str:
+        async def say_why() -> int:
+            self.logs.emit("cmd_output", output=f"{self.refusal}\n")
+            return 1
+
+        await logship.command(self.logs, containers.STARTING, say_why)
         self.reason = self.refusal
         return "failed"
 
