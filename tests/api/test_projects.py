@@ -153,11 +153,18 @@ async def test_duplicate_names_conflict_and_store_nothing(
     assert (await bob.get(PROJECTS)).json() == []
 
 
-async def test_lists_over_a_page_carry_link_headers(alice: httpx.AsyncClient) -> None:
+async def test_lists_over_a_page_carry_semaphores_paging_headers(
+    alice: httpx.AsyncClient,
+) -> None:
     for n in range(35):
         await create(alice, f"p{n:02d}")
     first = await alice.get(PROJECTS)
     assert len(first.json()) == 30
+    # the sem CLI walks project lists by x-page/x-has-more and stops where they are absent
+    paging = {k: first.headers[k] for k in ("x-page", "x-has-more", "total", "per-page")}
+    assert paging == {"x-page": "1", "x-has-more": "true", "total": "35", "per-page": "30"}
+    assert (first.headers["total-pages"], first.headers["page-number"]) == ("2", "1")
+    assert first.headers["link"].endswith('page=2&page_size=30>; rel="last"')
     links = first.headers["link"]
     assert 'rel="first"' in links
     assert 'rel="next"' in links
@@ -167,6 +174,13 @@ async def test_lists_over_a_page_carry_link_headers(alice: httpx.AsyncClient) ->
     assert [p["metadata"]["name"] for p in second.json()] == [f"p{n}" for n in range(30, 35)]
     assert 'rel="prev"' in second.headers["link"]
     assert 'rel="next"' not in second.headers["link"]
+    assert (second.headers["x-page"], second.headers["x-has-more"]) == ("2", "false")
+    beyond = await alice.get(PROJECTS, params={"page": 9})
+    assert (beyond.json(), beyond.headers["total"], beyond.headers["x-has-more"]) == (
+        [],
+        "35",
+        "false",
+    )
     small = await alice.get(PROJECTS, params={"page_size": 10, "page": 4})
     assert len(small.json()) == 5
 

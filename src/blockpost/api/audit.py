@@ -71,6 +71,6 @@ async def list_audit_events(
     """Changes to API tokens, users, secrets and deployment targets, and promotions: who,
     what, when, newest first, 30 to a page with a `link` header. Administrators only."""
     where = audit.AuditFilter(resource_type, resource_id, actor)
-    rows, has_next = await audit.list_events(session, where, page.offset, page.page_size)
-    page.link_header(request, response, has_next)
+    rows, total = await audit.list_events(session, where, page.offset, page.page_size)
+    page.headers(request, response, total)
     return [AuditEventOut.of(event) for event in rows]

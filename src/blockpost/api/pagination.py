@@ -1,4 +1,9 @@
-"""The one pagination helper: page/page_size query params and the `link` header."""
+"""The one pagination helper: page/page_size query params and the paging headers.
+
+Headers as Semaphore's paginator sends them: `link` (first, next, prev, last), `total`,
+`per-page`, `total-pages`, `page-number`; and `x-page`/`x-has-more`, which the `sem` CLI
+reads to walk project lists (it stops at the first page without them).
+"""
 
 from __future__ import annotations
 
@@ -20,18 +25,27 @@ class Page:
     def offset(self) -> int:
         return (self.page - 1) * self.page_size
 
-    def link_header(self, request: Request, response: Response, has_next: bool) -> None:
-        """Writes `link: <…>; rel="first", <…>; rel="next", <…>; rel="prev"` from the URL."""
+    def headers(self, request: Request, response: Response, total: int) -> None:
+        """Writes the paging headers for a list of `total` items in all."""
 
         def url(page: int) -> str:
             return str(request.url.include_query_params(page=page, page_size=self.page_size))
 
+        pages = max(1, -(-total // self.page_size))
+        has_next = self.page < pages
         links = [f'<{url(1)}>; rel="first"']
         if has_next:
             links.append(f'<{url(self.page + 1)}>; rel="next"')
         if self.page > 1:
-            links.append(f'<{url(self.page - 1)}>; rel="prev"')
+            links.append(f'<{url(min(self.page - 1, pages))}>; rel="prev"')
+        links.append(f'<{url(pages)}>; rel="last"')
         response.headers["link"] = ", ".join(links)
+        response.headers["total"] = str(total)
+        response.headers["per-page"] = str(self.page_size)
+        response.headers["total-pages"] = str(pages)
+        response.headers["page-number"] = str(self.page)
+        response.headers["x-page"] = str(self.page)
+        response.headers["x-has-more"] = "true" if has_next else "false"
 
 
 def _page(

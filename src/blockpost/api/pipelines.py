@@ -151,10 +151,10 @@ async def list_pipelines(
         done_after=_stamp("done_after", done_after),
         done_before=_stamp("done_before", done_before),
     )
-    rows, has_next = await workflows.list_pipelines(
+    rows, total = await workflows.list_pipelines(
         session, caller, where, page.offset, page.page_size
     )
-    page.link_header(request, response, has_next)
+    page.headers(request, response, total)
     return [pipeline_json(row, wf, seconds_nanos, str.upper) for row, wf in rows]
 
 

@@ -35,8 +35,8 @@ async def list_projects(
     request: Request, response: Response, session: SessionDep, caller: CallerDep, page: PageDep
 ) -> list[ProjectOut]:
     """Projects the caller can see, by name, 30 to a page with a `link` header."""
-    rows, has_next = await projects.list_projects(session, caller, page.offset, page.page_size)
-    page.link_header(request, response, has_next)
+    rows, total = await projects.list_projects(session, caller, page.offset, page.page_size)
+    page.headers(request, response, total)
     return [ProjectOut.of(project) for project in rows]
 
 

@@ -94,10 +94,10 @@ async def list_schedules(
     project_id: Annotated[str, Query(min_length=1, max_length=100)],
 ) -> list[dict[str, Any]]:
     """The project's schedules by name, 30 to a page with a `link` header."""
-    rows, has_next = await schedules.list_schedules(
+    rows, total = await schedules.list_schedules(
         session, caller, project_id, page.offset, page.page_size
     )
-    page.link_header(request, response, has_next)
+    page.headers(request, response, total)
     return [schedule_json(row) for row in rows]
 
 

@@ -55,8 +55,8 @@ async def current_user(session: SessionDep, caller: CallerDep) -> UserOut:
 async def list_users(
     request: Request, response: Response, session: SessionDep, _admin: AdminDep, page: PageDep
 ) -> list[UserOut]:
-    rows, has_next = await users.list_users(session, page.offset, page.page_size)
-    page.link_header(request, response, has_next)
+    rows, total = await users.list_users(session, page.offset, page.page_size)
+    page.headers(request, response, total)
     return [UserOut.of(user) for user in rows]
 
 

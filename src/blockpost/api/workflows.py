@@ -108,10 +108,10 @@ async def list_workflows(
     branch_name: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> list[WorkflowOut]:
     """Newest first, 30 to a page with a `link` header."""
-    rows, has_next = await workflows.list_workflows(
+    rows, total = await workflows.list_workflows(
         session, caller, project_id, branch_name, page.offset, page.page_size
     )
-    page.link_header(request, response, has_next)
+    page.headers(request, response, total)
     return [WorkflowOut.of(row) for row in rows]
 
 

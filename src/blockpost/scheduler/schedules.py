@@ -120,7 +120,7 @@ async def upsert(
 
 async def list_schedules(
     session: AsyncSession, caller: Principal, project_ref: str, offset: int, limit: int
-) -> tuple[list[Schedule], bool]:
+) -> tuple[list[Schedule], int]:
     project = await projects.get_project(session, caller, project_ref)
     query = select(Schedule).where(Schedule.project_id == project.id).order_by(Schedule.name)
     return await fetch_page(session, query, offset, limit)

@@ -56,7 +56,7 @@ class AuditFilter:
 
 async def list_events(
     session: AsyncSession, where: AuditFilter, offset: int, limit: int
-) -> tuple[list[AuditEvent], bool]:
+) -> tuple[list[AuditEvent], int]:
     """Newest first (the API lets administrators only ask)."""
     query = select(AuditEvent)
     if where.resource_type:

@@ -123,7 +123,7 @@ def visible_to(caller: Principal) -> ColumnElement[bool]:
 
 async def list_projects(
     session: AsyncSession, caller: Principal, offset: int, limit: int
-) -> tuple[list[Project], bool]:
+) -> tuple[list[Project], int]:
     where = visible_to(caller)
     query = select(Project).where(where).order_by(Project.name)
     return await fetch_page(session, query, offset, limit)

@@ -98,7 +98,7 @@ async def find_user_any_case(session: AsyncSession, login: str) -> User | None:
     )
 
 
-async def list_users(session: AsyncSession, offset: int, limit: int) -> tuple[list[User], bool]:
+async def list_users(session: AsyncSession, offset: int, limit: int) -> tuple[list[User], int]:
     """Every user (the API lets administrators only ask)."""
     return await fetch_page(session, select(User).order_by(User.id), offset, limit)
 

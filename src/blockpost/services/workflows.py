@@ -47,7 +47,7 @@ async def list_workflows(
     branch_name: str | None,
     offset: int,
     limit: int,
-) -> tuple[list[Workflow], bool]:
+) -> tuple[list[Workflow], int]:
     project = await projects.get_project(session, caller, project_ref)
     query = select(Workflow).where(Workflow.project_id == project.id)
     if branch_name:
@@ -70,7 +70,7 @@ class PipelineFilter:
 
 async def list_pipelines(
     session: AsyncSession, caller: Principal, where: PipelineFilter, offset: int, limit: int
-) -> tuple[list[tuple[Pipeline, Workflow]], bool]:
+) -> tuple[list[tuple[Pipeline, Workflow]], int]:
     """Each pipeline with its workflow, newest first."""
     if not where.project_id and not where.wf_id:
         raise InvalidInput("project_id", "is required unless wf_id is given")
