@@ -18,6 +18,7 @@ from blockpost.api import (
     deployment_targets,
     jobs,
     meta,
+    periodic_tasks,
     pipelines,
     projects,
     promotions,
@@ -31,6 +32,7 @@ from blockpost.api import (
 )
 from blockpost.api.errors import install_error_handlers
 from blockpost.api.middleware import AuthMiddleware, BodyMiddleware, PrincipalCache
+from blockpost.api.openapi import install_openapi
 from blockpost.config import Settings
 from blockpost.db.engine import Database, asyncpg_dsn
 from blockpost.dispatch.reaper import Reaper
@@ -123,6 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
         agents,
         secrets,
         schedules,
+        periodic_tasks,
         tasks,
         promotions,
         deployment_targets,
@@ -130,4 +133,5 @@ def create_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(module.router)
     meta.mount_swagger_assets(app)
+    install_openapi(app)
     return app

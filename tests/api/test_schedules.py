@@ -23,11 +23,12 @@ CUSTOM_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}Z$")
 SCHEDULE_KEYS = {
     "updated_at", "suspended", "requester_id", "project_id", "pipeline_file", "paused",
     "pause_toggled_by", "pause_toggled_at", "name", "inserted_at", "id", "branch", "at",
+    "description", "recurring", "parameters", "reference",
 }  # fmt: skip
 TRIGGER_KEYS = {
     "triggered_at", "scheduling_status", "scheduled_workflow_id", "scheduled_at",
     "run_now_requester_id", "project_id", "pipeline_file", "periodic_id", "error_description",
-    "branch",
+    "branch", "reference", "parameter_values",
 }  # fmt: skip
 
 
@@ -51,6 +52,15 @@ async def upsert(rig: EngineRig, text: str, **params: str) -> httpx.Response:
     return await rig.api.post(f"{API}/schedules", params=params, json={"yml_definition": text})
 
 
+async def saved(rig: EngineRig, text: str, **params: str) -> dict[str, object]:
+    """Upserts (which answers the id, as Semaphore does) and describes the schedule."""
+    response = await upsert(rig, text, **params)
+    assert response.status_code == 200, response.text
+    described = await rig.api.get(f"{API}/schedules/{response.json()}")
+    schedule: dict[str, object] = described.json()["schedule"]
+    return schedule
+
+
 async def workflows(rig: EngineRig) -> int:
     async with rig.app.state.db.session() as session:
         return int(await session.scalar(select(func.count()).select_from(Workflow)) or 0)
@@ -59,7 +69,10 @@ async def workflows(rig: EngineRig) -> int:
 async def test_upsert_list_describe_and_delete_in_semaphores_shapes(rig: EngineRig) -> None:
     created = await upsert(rig, definition())
     assert created.status_code == 200, created.text
-    schedule = created.json()
+    assert isinstance(created.json(), str)  # the id, as Semaphore answers an apply
+    described = await rig.api.get(f"{API}/schedules/{created.json()}")
+    schedule = described.json()["schedule"]
+    assert schedule["id"] == created.json()
     assert set(schedule) == SCHEDULE_KEYS
     assert (schedule["name"], schedule["branch"], schedule["at"]) == (
         "nightly",
@@ -73,12 +86,16 @@ async def test_upsert_list_describe_and_delete_in_semaphores_shapes(rig: EngineR
     assert CUSTOM_TIME.match(schedule["inserted_at"])
     assert CUSTOM_TIME.match(schedule["updated_at"])
     assert schedule["project_id"] == rig.project_id
+    assert schedule["recurring"] is True
+    assert schedule["description"] == ""
+    assert schedule["parameters"] == []
+    assert schedule["reference"] == "refs/heads/master"
 
-    updated = await upsert(rig, definition(at="30 4 * * 1"), periodic_id=schedule["id"])
-    assert updated.json()["id"] == schedule["id"]
-    assert updated.json()["at"] == "30 4 * * 1"
+    updated = await saved(rig, definition(at="30 4 * * 1"), periodic_id=schedule["id"])
+    assert updated["id"] == schedule["id"]
+    assert updated["at"] == "30 4 * * 1"
     same_name = await upsert(rig, definition(at="0 5 * * *"))
-    assert same_name.json()["id"] == schedule["id"]  # by name in the project: an update
+    assert same_name.json() == schedule["id"]  # by name in the project: an update
     await upsert(rig, definition("weekly", at="0 0 * * 0"))
 
     listed = await rig.api.get(f"{API}/schedules", params={"project_id": rig.project_id})
@@ -95,7 +112,23 @@ async def test_upsert_list_describe_and_delete_in_semaphores_shapes(rig: EngineR
     deleted = await rig.api.delete(f"{API}/schedules/{schedule['id']}")
     assert deleted.status_code == 200
     assert deleted.json() == "Schedule successfully deleted."
-    assert (await rig.api.get(f"{API}/schedules/{schedule['id']}")).status_code == 404
+
+
+async def test_a_schedule_not_found_is_400_as_semaphore_answers(rig: EngineRig) -> None:
+    missing = "0b5a3c4e-2f1d-4c6b-9a8e-7d6c5b4a3f21"
+    for method, path in [
+        ("GET", missing),
+        ("DELETE", missing),
+        ("POST", f"{missing}/run_now"),
+        ("POST", f"{missing}/pause"),
+        ("GET", "not-a-uuid"),
+    ]:
+        response = await rig.api.request(method, f"{API}/schedules/{path}")
+        assert response.status_code == 400, (method, path, response.text)
+        assert "not found" in response.json()["message"]
+    named = await upsert(rig, definition(), periodic_id=missing)
+    assert named.status_code == 400
+    assert named.json()["message"].startswith("periodic_id:")
 
 
 async def test_bad_schedules_are_400_with_the_reason(rig: EngineRig) -> None:
@@ -121,7 +154,7 @@ async def test_bad_schedules_are_400_with_the_reason(rig: EngineRig) -> None:
 
 
 async def test_the_scheduler_fires_on_time_once_and_records_the_trigger(rig: EngineRig) -> None:
-    schedule = (await upsert(rig, definition(at="0 3 * * *"))).json()
+    schedule = await saved(rig, definition(at="0 3 * * *"))
     scheduler = Scheduler(rig.app.state.engine)
     day = datetime.now(UTC).date() + timedelta(days=1)
     before = datetime(day.year, day.month, day.day, 2, 59, 59, tzinfo=UTC)
@@ -160,7 +193,7 @@ async def test_after_downtime_one_missed_run_fires_not_a_burst(rig: EngineRig) -
 async def test_paused_schedules_do_not_fire_and_unpausing_skips_what_was_missed(
     rig: EngineRig,
 ) -> None:
-    schedule = (await upsert(rig, definition(at="*/5 * * * *"))).json()
+    schedule = await saved(rig, definition(at="*/5 * * * *"))
     paused = await rig.api.post(f"{API}/schedules/{schedule['id']}/pause")
     assert paused.json()["paused"] is True
     assert paused.json()["pause_toggled_by"] == schedule["requester_id"]
@@ -202,7 +235,7 @@ async def test_two_schedulers_at_once_fire_a_tick_once(
 
 
 async def test_a_failing_run_is_recorded_as_a_failed_trigger(rig: EngineRig) -> None:
-    schedule = (await upsert(rig, definition(at="*/5 * * * *"))).json()
+    schedule = await saved(rig, definition(at="*/5 * * * *"))
     rig.repo.git("branch", "-m", "master", "renamed")  # the branch is gone
     await Scheduler(rig.app.state.engine).run_once(datetime.now(UTC) + timedelta(minutes=6))
     described = (await rig.api.get(f"{API}/schedules/{schedule['id']}")).json()
@@ -214,7 +247,7 @@ async def test_a_failing_run_is_recorded_as_a_failed_trigger(rig: EngineRig) -> 
 
 async def test_run_now_records_who_asked_and_takes_overrides(rig: EngineRig) -> None:
     rig.repo.checkout("other", new=True)
-    schedule = (await upsert(rig, definition(at="0 0 1 1 *", paused=True))).json()
+    schedule = await saved(rig, definition(at="0 0 1 1 *", paused=True))
     ran = await rig.api.post(
         f"{API}/schedules/{schedule['id']}/run_now",
         json={"branch": "other", "parameters": {"DEPLOY_ENV": "staging"}},

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, field_validator
 
 from blockpost.api.deps import CallerDep, EngineDep, SessionDep
 from blockpost.api.pagination import PageDep
+from blockpost.api.request_model import RequestModel
 from blockpost.db.engine import after_commit
 from blockpost.db.models import Schedule, ScheduleTrigger
 from blockpost.scheduler import schedules
 from blockpost.timefmt import custom
 
-router = APIRouter(prefix="/api/v1alpha/schedules", tags=["schedules"])
+# the routes without a prefix: Semaphore serves the same ones as /api/v1alpha/tasks too
+routes = APIRouter()
 
 
 def schedule_json(schedule: Schedule) -> dict[str, Any]:
     """Semaphore's shape: "YYYY-MM-DD HH:MM:SS.ffffffZ" times, "" for never toggled."""
     return {
+        "description": schedule.description,
+        "recurring": schedule.recurring,
+        "parameters": schedule.parameters,
+        "reference": f"refs/heads/{schedule.branch}" if schedule.branch else "",
         "updated_at": custom(schedule.updated_at),
         "suspended": False,
         "requester_id": schedule.requester_id,
@@ -48,21 +54,48 @@ def trigger_json(trigger: ScheduleTrigger) -> dict[str, Any]:
         "periodic_id": trigger.schedule_id,
         "error_description": trigger.error_description,
         "branch": trigger.branch,
+        "reference": trigger.reference,
+        "parameter_values": trigger.parameter_values,
     }
 
 
-class UpsertIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UpsertIn(RequestModel):
     yml_definition: str = Field(min_length=1, max_length=64 * 1024)
 
 
-class RunNowIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReferenceIn(RequestModel):
+    type: Literal["BRANCH", "TAG"] = "BRANCH"
+    name: str = Field(min_length=1, max_length=1024)
 
-    branch: str | None = Field(default=None, min_length=1, max_length=1024)
+    @field_validator("type", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("cannot be empty")
+        return value.strip()
+
+
+class ParameterValueIn(RequestModel):
+    name: str = Field(min_length=1, max_length=255)
+    value: str = Field(default="", max_length=64 * 1024)
+
+
+class RunNowIn(RequestModel):
+    reference: ReferenceIn | None = None
+    branch: str | None = Field(default=None, min_length=1, max_length=1024)  # before reference
     pipeline_file: str | None = Field(default=None, min_length=1, max_length=1024)
-    parameters: dict[str, str] = Field(default={}, max_length=100)
+    # `sem run task --param K=V` sends a map; a list of {name, value} is taken too
+    parameters: dict[str, str] | list[ParameterValueIn] = Field(default={}, max_length=100)
+
+    def values(self) -> dict[str, str]:
+        if isinstance(self.parameters, dict):
+            return self.parameters
+        return {item.name: item.value for item in self.parameters}
 
 
 async def _managed(schedule_id: str, session: SessionDep, caller: CallerDep) -> Schedule:
@@ -74,7 +107,9 @@ async def _managed_if_named(
     caller: CallerDep,
     periodic_id: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Schedule | None:
-    return await _managed(periodic_id, session, caller) if periodic_id else None
+    if not periodic_id:
+        return None
+    return await schedules.manageable_schedule(session, caller, periodic_id, "periodic_id")
 
 
 ManagedSchedule = Annotated[Schedule, Depends(_managed)]
@@ -84,7 +119,7 @@ def _saved(request: Request, session: SessionDep) -> None:
     after_commit(session, request.app.state.wakeups.schedules.fire)
 
 
-@router.get("")
+@routes.get("")
 async def list_schedules(
     request: Request,
     response: Response,
@@ -101,7 +136,7 @@ async def list_schedules(
     return [schedule_json(row) for row in rows]
 
 
-@router.get("/{schedule_id}")
+@routes.get("/{schedule_id}")
 async def describe_schedule(
     schedule_id: str, session: SessionDep, caller: CallerDep
 ) -> dict[str, Any]:
@@ -111,7 +146,7 @@ async def describe_schedule(
     return {"triggers": [trigger_json(t) for t in triggers], "schedule": schedule_json(schedule)}
 
 
-@router.post("")
+@routes.post("")
 async def upsert_schedule(
     body: UpsertIn,
     request: Request,
@@ -120,23 +155,24 @@ async def upsert_schedule(
     engine: EngineDep,
     named: Annotated[Schedule | None, Depends(_managed_if_named)],
     project_name: Annotated[str | None, Query(max_length=100)] = None,
-) -> dict[str, Any]:
+) -> str:
     """Creates a schedule from a scheduler YAML, or updates the one `periodic_id` (or the
-    YAML's `metadata.name` in the project) names. Bad cron, unknown project or branch: 400."""
+    YAML's `metadata.id`, or its `metadata.name` in the project) names; answers its id, as
+    Semaphore does. Bad cron, unknown project or branch: 400."""
     schedule = await schedules.upsert(
         session, engine, caller, body.yml_definition, schedule=named, project_name=project_name
     )
     _saved(request, session)
-    return schedule_json(schedule)
+    return schedule.id
 
 
-@router.delete("/{schedule_id}")
+@routes.delete("/{schedule_id}")
 async def delete_schedule(schedule: ManagedSchedule, session: SessionDep) -> str:
     await schedules.delete(session, schedule)
     return "Schedule successfully deleted."
 
 
-@router.post("/{schedule_id}/run_now")
+@routes.post("/{schedule_id}/run_now")
 async def run_now(
     schedule: ManagedSchedule,
     session: SessionDep,
@@ -144,32 +180,44 @@ async def run_now(
     engine: EngineDep,
     body: RunNowIn | None = None,
 ) -> dict[str, Any]:
-    """Runs the schedule's workflow now (paused or not), optionally on another branch or
-    pipeline file and with extra parameters; the trigger records who asked."""
+    """Runs the schedule's workflow now (paused or not), optionally at another reference
+    (`{"type": "BRANCH" or "TAG", "name"}`, or `branch`) or pipeline file, with parameter
+    values; the trigger records who asked."""
     body = body or RunNowIn()
+    if body.reference is None:
+        branch, tag = body.branch, None
+    elif body.reference.type == "TAG":
+        branch, tag = None, body.reference.name
+    else:
+        branch, tag = body.reference.name, None
     trigger, workflow = await schedules.run_now(
         session,
         engine,
         caller,
         schedule,
-        branch=body.branch,
+        branch=branch,
+        tag=tag,
         pipeline_file=body.pipeline_file,
-        parameters=body.parameters,
+        parameters=body.values(),
     )
     return {"workflow_id": workflow.id, "trigger": trigger_json(trigger)}
 
 
-@router.post("/{schedule_id}/pause")
+@routes.post("/{schedule_id}/pause")
 async def pause(
     schedule: ManagedSchedule, session: SessionDep, caller: CallerDep
 ) -> dict[str, Any]:
     return schedule_json(await schedules.set_paused(session, caller, schedule, True))
 
 
-@router.post("/{schedule_id}/unpause")
+@routes.post("/{schedule_id}/unpause")
 async def unpause(
     schedule: ManagedSchedule, request: Request, session: SessionDep, caller: CallerDep
 ) -> dict[str, Any]:
     await schedules.set_paused(session, caller, schedule, False)
     _saved(request, session)
     return schedule_json(schedule)
+
+
+router = APIRouter()
+router.include_router(routes, prefix="/api/v1alpha/schedules", tags=["schedules"])

@@ -1,8 +1,8 @@
-"""The scheduler YAML (`apiVersion: v1.0`, `kind: Schedule`), checked into a definition."""
+"""The scheduler YAML (`kind: Schedule`, apiVersion v1.0 to v1.2), checked into a definition."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,23 +11,30 @@ from croniter import CroniterBadDateError, croniter
 from blockpost.errors import InvalidInput
 from blockpost.pipeline_yaml import PipelineInvalid
 from blockpost.pipeline_yaml.loader import load
+from blockpost.scheduler.parameters import Parameter, parse_parameters
 from blockpost.services.projects import check_pipeline_file
 from blockpost.timefmt import utcnow
 
 FIELD = "yml_definition"
 DEFAULT_PIPELINE_FILE = ".semaphore/semaphore.yml"
-ENV_NAME_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+API_VERSIONS = ("v1.0", "v1.1", "v1.2")
+SPEC_KEYS = {
+    "project", "branch", "reference", "at", "pipeline_file", "paused", "recurring", "parameters",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class ScheduleDefinition:
     name: str
     project: str
-    branch: str
-    at: str
+    branch: str  # "" for a task that is not recurring and is given a branch at each run
+    at: str  # "" likewise
     pipeline_file: str = DEFAULT_PIPELINE_FILE
     paused: bool = False
-    parameters: dict[str, str] = field(default_factory=dict)
+    recurring: bool = True
+    description: str = ""
+    parameters: tuple[Parameter, ...] = ()
+    id: str | None = None  # metadata.id: the schedule to update, as Semaphore's apply reads it
 
 
 def _bad(where: str, reason: str) -> InvalidInput:
@@ -58,24 +65,25 @@ def check_cron(at: str, where: str = "spec.at") -> None:
         raise _bad(where, f"{at!r} names no day that exists, such as 31 February") from None
 
 
-def _parameters(raw: Any) -> dict[str, str]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, list):
-        raise _bad("spec.parameters", "must be a list of {name, value}")
-    values = {}
-    for index, item in enumerate(raw):
-        where = f"spec.parameters.{index}"
-        if not isinstance(item, dict):
-            raise _bad(where, "must be a map with name and value")
-        name = _text(item, "name", where)
-        if not set(name) <= ENV_NAME_CHARS or name[0].isdigit():
-            raise _bad(f"{where}.name", f"{name!r} is not an environment variable name")
-        value = item.get("value", item.get("default_value", ""))
-        if not isinstance(value, str | int | float | bool):
-            raise _bad(f"{where}.value", "must be a string")
-        values[name] = str(value).lower() if isinstance(value, bool) else str(value)
-    return values
+def _branch(spec: dict[str, Any], required: bool) -> str:
+    reference = spec.get("reference")
+    if reference is None:
+        if not required and not spec.get("branch"):
+            return ""
+        return _text(spec, "branch", "spec")
+    if not isinstance(reference, dict):
+        raise _bad("spec.reference", "must be a map with type and name")
+    if reference.get("type") != "BRANCH":
+        # a saved schedule runs a branch; a tag can still be given to run_now
+        raise _bad("spec.reference.type", "must be BRANCH")
+    return _text(reference, "name", "spec.reference")
+
+
+def _optional_text(data: dict[str, Any], key: str, where: str) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        raise _bad(f"{where}.{key}", "must be a string")
+    return value.strip()
 
 
 def parse_definition(text: str) -> ScheduleDefinition:
@@ -86,8 +94,8 @@ def parse_definition(text: str) -> ScheduleDefinition:
         raise InvalidInput(FIELD, exc.message) from None
     if not isinstance(data, dict):
         raise _bad("#", "must be a map")
-    if data.get("apiVersion") != "v1.0":
-        raise _bad("apiVersion", "must be v1.0")
+    if data.get("apiVersion") not in API_VERSIONS:
+        raise _bad("apiVersion", f"must be one of {', '.join(API_VERSIONS)}")
     if data.get("kind") != "Schedule":
         raise _bad("kind", "must be Schedule")
     metadata, spec = data.get("metadata"), data.get("spec")
@@ -95,11 +103,16 @@ def parse_definition(text: str) -> ScheduleDefinition:
         raise _bad("metadata", "is required and must be a map")
     if not isinstance(spec, dict):
         raise _bad("spec", "is required and must be a map")
-    unknown = set(spec) - {"project", "branch", "at", "pipeline_file", "paused", "parameters"}
+    unknown = set(spec) - SPEC_KEYS
     if unknown:
         raise _bad("spec", f"unknown key {sorted(map(str, unknown))[0]!r}")
-    at = _text(spec, "at", "spec")
-    check_cron(at)
+    recurring = spec.get("recurring", True)
+    if not isinstance(recurring, bool):
+        raise _bad("spec.recurring", "must be true or false")
+    # a task that is not recurring runs only when asked: no cron and no branch needed
+    at = _text(spec, "at", "spec") if recurring else _optional_text(spec, "at", "spec")
+    if at:
+        check_cron(at)
     pipeline_file = _text(spec, "pipeline_file", "spec", DEFAULT_PIPELINE_FILE)
     check_pipeline_file(pipeline_file, f"{FIELD}: spec.pipeline_file")
     paused = spec.get("paused", False)
@@ -108,12 +121,18 @@ def parse_definition(text: str) -> ScheduleDefinition:
     name = _text(metadata, "name", "metadata")
     if len(name) > 255:
         raise _bad("metadata.name", "must be at most 255 characters")
+    periodic_id = metadata.get("id")
+    if periodic_id is not None and not isinstance(periodic_id, str):
+        raise _bad("metadata.id", "must be a string")
     return ScheduleDefinition(
         name=name,
         project=_text(spec, "project", "spec"),
-        branch=_text(spec, "branch", "spec"),
+        branch=_branch(spec, recurring),
         at=at,
         pipeline_file=pipeline_file,
         paused=paused,
-        parameters=_parameters(spec.get("parameters")),
+        recurring=recurring,
+        description=_optional_text(metadata, "description", "metadata"),
+        parameters=parse_parameters(spec.get("parameters"), "spec.parameters", _bad),
+        id=(periodic_id or "").strip() or None,
     )

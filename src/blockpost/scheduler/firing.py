@@ -12,6 +12,7 @@ from blockpost.db.models import Project, Schedule, ScheduleTrigger, User, Workfl
 from blockpost.engine import runs
 from blockpost.engine.context import EngineContext
 from blockpost.errors import BlockpostError, InvalidInput
+from blockpost.scheduler.parameters import resolve, stored
 from blockpost.services.principal import Principal
 from blockpost.timefmt import utcnow
 
@@ -22,23 +23,32 @@ async def start(
     caller: Principal,
     schedule: Schedule,
     *,
-    branch: str,
+    reference: str,
     pipeline_file: str,
     parameters: Mapping[str, str],
 ) -> Workflow:
-    """Starts the schedule's workflow; a branch the repository lacks is InvalidInput(branch)."""
+    """Starts the schedule's workflow at `reference` (refs/heads/… or refs/tags/…); one the
+    repository lacks is InvalidInput naming the branch or the tag."""
     project = await session.get(Project, schedule.project_id)
     assert project is not None  # schedules go with their project
-    run = runs.RunRequest(
-        f"refs/heads/{branch}", None, pipeline_file, "schedule", parameters=parameters
-    )
+    run = runs.RunRequest(reference, None, pipeline_file, "schedule", parameters=parameters)
     try:
         workflow, _ = await runs.start_workflow(session, ctx, caller, project, run)
     except InvalidInput as exc:
         if exc.field == "reference":
-            raise InvalidInput("branch", f"{branch!r} not found in the repository") from None
+            kind, _, name = reference.removeprefix("refs/").partition("/")
+            if kind == "heads":
+                raise InvalidInput("branch", f"{name!r} not found in the repository") from None
+            raise InvalidInput(
+                "reference.name", f"tag {name!r} not found in the repository"
+            ) from None
         raise
     return workflow
+
+
+def parameter_values(values: Mapping[str, str]) -> list[dict[str, str]]:
+    """A trigger's record of the values a run got, as Semaphore lists them."""
+    return [{"name": name, "value": value} for name, value in values.items()]
 
 
 def tick_trigger(schedule: Schedule, tick: datetime) -> ScheduleTrigger:
@@ -48,6 +58,7 @@ def tick_trigger(schedule: Schedule, tick: datetime) -> ScheduleTrigger:
         project_id=schedule.project_id,
         tick=tick,
         branch=schedule.branch,
+        reference=f"refs/heads/{schedule.branch}",
         pipeline_file=schedule.pipeline_file,
         triggered_at=utcnow(),
     )
@@ -69,14 +80,16 @@ async def fire(
     try:
         if requester is None:
             raise InvalidInput("requester", "the user who saved this schedule no longer exists")
+        values = resolve(stored(schedule.parameters), {})
+        trigger.parameter_values = parameter_values(values)
         workflow = await start(
             session,
             ctx,
             Principal.of(requester),
             schedule,
-            branch=schedule.branch,
+            reference=trigger.reference,
             pipeline_file=schedule.pipeline_file,
-            parameters=schedule.parameters,
+            parameters=values,
         )
     except BlockpostError as exc:
         trigger.scheduling_status = "failed"

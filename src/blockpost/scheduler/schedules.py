@@ -14,10 +14,10 @@ from blockpost.engine.context import EngineContext
 from blockpost.errors import InvalidInput, NotFound
 from blockpost.git import parse_reference, sync_ref
 from blockpost.scheduler.definition import ScheduleDefinition, next_tick, parse_definition
-from blockpost.scheduler.firing import start
+from blockpost.scheduler.firing import parameter_values, start
+from blockpost.scheduler.parameters import resolve, stored
 from blockpost.services import projects
 from blockpost.services.principal import Principal
-from blockpost.services.secrets import ENV_NAME_RE
 from blockpost.timefmt import utcnow
 
 TRIGGERS_SHOWN = 10
@@ -41,20 +41,33 @@ async def _schedule_project(session: AsyncSession, caller: Principal, name: str)
         raise InvalidInput("spec.project", f"project {name!r} not found") from None
 
 
-async def visible_schedule(session: AsyncSession, caller: Principal, schedule_id: str) -> Schedule:
-    return await projects.visible_child(session, caller, Schedule, schedule_id, "schedule")
+# Semaphore answers 400, not 404, for a schedule it cannot find (or one the caller may not see)
+
+
+async def visible_schedule(
+    session: AsyncSession, caller: Principal, schedule_id: str, field: str = "id"
+) -> Schedule:
+    try:
+        return await projects.visible_child(session, caller, Schedule, schedule_id, "schedule")
+    except NotFound:
+        raise InvalidInput(field, f"schedule {schedule_id!r} not found") from None
 
 
 async def manageable_schedule(
-    session: AsyncSession, caller: Principal, schedule_id: str
+    session: AsyncSession, caller: Principal, schedule_id: str, field: str = "id"
 ) -> Schedule:
     """The schedule, if the caller may change, delete or run it (its project's runners)."""
-    return await projects.runnable_child(session, caller, Schedule, schedule_id, "schedule")
+    try:
+        return await projects.runnable_child(session, caller, Schedule, schedule_id, "schedule")
+    except NotFound:
+        raise InvalidInput(field, f"schedule {schedule_id!r} not found") from None
 
 
 def _apply(schedule: Schedule, definition: ScheduleDefinition, caller: Principal) -> None:
     now = utcnow()
-    if schedule.at != definition.at or schedule.next_run_at is None:
+    if not definition.recurring:
+        schedule.next_run_at = None
+    elif schedule.at != definition.at or schedule.next_run_at is None:
         schedule.next_run_at = next_tick(definition.at, now)
     if schedule.paused != definition.paused:
         schedule.pause_toggled_by = caller.uuid
@@ -64,7 +77,9 @@ def _apply(schedule: Schedule, definition: ScheduleDefinition, caller: Principal
     schedule.at = definition.at
     schedule.pipeline_file = definition.pipeline_file
     schedule.paused = definition.paused
-    schedule.parameters = dict(definition.parameters)
+    schedule.recurring = definition.recurring
+    schedule.description = definition.description
+    schedule.parameters = [parameter.as_json() for parameter in definition.parameters]
     schedule.requester_id = caller.uuid
     schedule.updated_at = now
 
@@ -78,13 +93,16 @@ async def upsert(
     schedule: Schedule | None = None,
     project_name: str | None = None,
 ) -> Schedule:
-    """Updates `schedule` (one the caller may manage), or the one of the YAML's name in the
-    project; otherwise creates one."""
+    """Updates `schedule` (one the caller may manage), or the one the YAML's `metadata.id`
+    names, or the one of its name in the project; otherwise creates one."""
     definition = parse_definition(yml_definition)
+    if schedule is None and definition.id is not None:
+        schedule = await manageable_schedule(session, caller, definition.id, "metadata.id")
     project = await _schedule_project(session, caller, project_name or definition.project)
     if schedule is not None and schedule.project_id != project.id:
         raise InvalidInput("spec.project", "a schedule cannot move to another project")
-    await _check_branch(ctx, project, definition.branch)
+    if definition.branch:
+        await _check_branch(ctx, project, definition.branch)
     if schedule is None:
         schedule = await session.scalar(
             select(Schedule).where(
@@ -152,7 +170,7 @@ async def set_paused(
         schedule.paused = paused
         schedule.pause_toggled_by = caller.uuid
         schedule.pause_toggled_at = now
-        if not paused:
+        if not paused and schedule.recurring:
             # what came due while paused is not made up for
             schedule.next_run_at = next_tick(schedule.at, now)
         await session.flush()
@@ -166,22 +184,25 @@ async def run_now(
     schedule: Schedule,
     *,
     branch: str | None = None,
+    tag: str | None = None,
     pipeline_file: str | None = None,
     parameters: Mapping[str, str] | None = None,
 ) -> tuple[ScheduleTrigger, Workflow]:
-    """Starts the schedule's workflow now, as the caller (paused or not); records a trigger."""
-    for name in parameters or {}:
-        if not ENV_NAME_RE.match(name):
-            raise InvalidInput("parameters", f"{name!r} is not an environment variable name")
-    branch = branch or schedule.branch
+    """Starts the schedule's workflow now, as the caller (paused or not), on its branch or
+    the branch or tag given, with its parameters' defaults under the values given; records
+    a trigger."""
+    values = resolve(stored(schedule.parameters), parameters or {})
+    branch = None if tag else branch or schedule.branch
+    if not branch and not tag:
+        raise InvalidInput("reference", "this task has no branch of its own; give one to run")
+    reference = f"refs/tags/{tag}" if tag else f"refs/heads/{branch}"
     pipeline_file = pipeline_file or schedule.pipeline_file
-    values = {**schedule.parameters, **(parameters or {})}
     workflow = await start(
         session,
         ctx,
         caller,
         schedule,
-        branch=branch,
+        reference=reference,
         pipeline_file=pipeline_file,
         parameters=values,
     )
@@ -189,8 +210,10 @@ async def run_now(
     trigger = ScheduleTrigger(
         schedule_id=schedule.id,
         project_id=schedule.project_id,
-        branch=branch,
+        branch=branch or "",
+        reference=reference,
         pipeline_file=pipeline_file,
+        parameter_values=parameter_values(values),
         run_now_requester_id=caller.uuid,
         scheduling_status="passed",
         scheduled_workflow_id=workflow.id,

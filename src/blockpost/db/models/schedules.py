@@ -23,10 +23,14 @@ class Schedule(Base):
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     number: Mapped[int]  # per project: the "template id" of the task-launch API
     name: Mapped[str] = mapped_column(String(255))
-    branch: Mapped[str] = mapped_column(String(1024))
-    at: Mapped[str] = mapped_column(String(255))  # cron, UTC
+    branch: Mapped[str] = mapped_column(String(1024))  # "" when not recurring
+    at: Mapped[str] = mapped_column(String(255))  # cron, UTC; "" when not recurring
     pipeline_file: Mapped[str] = mapped_column(String(1024))
-    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # a task that is not recurring only runs when asked (run_now), on a branch given then
+    recurring: Mapped[bool] = mapped_column(default=True)
+    # Semaphore's parameter definitions: [{name, required, description, default_value, options}]
+    parameters: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     paused: Mapped[bool] = mapped_column(default=False)
     pause_toggled_by: Mapped[str] = mapped_column(String(36), default="")
     pause_toggled_at: Mapped[datetime | None]
@@ -51,8 +55,10 @@ class ScheduleTrigger(Base):
     schedule_id: Mapped[str] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
     project_id: Mapped[str] = mapped_column(UUIDColumn)
     tick: Mapped[datetime | None]
-    branch: Mapped[str] = mapped_column(String(1024))
+    branch: Mapped[str] = mapped_column(String(1024))  # "" when a tag ran
+    reference: Mapped[str] = mapped_column(String(1024), default="")  # refs/heads/… or refs/tags/…
     pipeline_file: Mapped[str] = mapped_column(String(1024))
+    parameter_values: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     run_now_requester_id: Mapped[str] = mapped_column(String(36), default="")
     scheduling_status: Mapped[str] = mapped_column(String(16), default="")  # passed | failed
     scheduled_workflow_id: Mapped[str] = mapped_column(String(36), default="")
