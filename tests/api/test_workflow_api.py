@@ -319,7 +319,8 @@ async def test_bad_secrets_are_refused_naming_the_field(rig: EngineRig) -> None:
         (named({"env_vars": two}), "data.env_vars.1.name"),
         (named({"files": [{"path": "f", "content": "%%%"}]}), "data.files.0.content"),
         (named({"env_vars": "nope"}), "data.env_vars"),
-        ({"metadata": {"name": "ok"}, "colour": "red"}, "colour"),
+        (named({"env_vars": [{"name": "A", "value": None}]}), "data.env_vars.0.value"),
+        (named({"files": [{"path": "f", "content": ""}]}), "data.files.0.content"),
     ]
     for body, field in cases:
         response = await rig.api.post("/api/v1beta/secrets", json=body)

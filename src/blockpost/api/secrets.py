@@ -1,4 +1,4 @@
-"""Secrets (`/api/v1beta/secrets`, and per project under `/api/v1beta/projects/{project}`)."""
+"""Secrets (`/api/v1beta/secrets`) and a project's (`/api/v1/projects/{project}/secrets`)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.api.deps import AdminDep, CallerDep, SealerDep, SessionDep
+from blockpost.api.request_model import RequestModel
 from blockpost.crypto import Sealer
 from blockpost.db.models import Project, Secret
 from blockpost.services import projects, secrets
@@ -19,7 +20,8 @@ from blockpost.timefmt import epoch_str
 
 router = APIRouter(tags=["secrets"])
 GLOBAL = "/api/v1beta/secrets"
-PROJECT = "/api/v1beta/projects/{project}/secrets"
+PROJECT = "/api/v1/projects/{project}/secrets"  # Semaphore's, where `sem -p` goes
+PROJECT_V1BETA = "/api/v1beta/projects/{project}/secrets"  # blockpost's first path, kept
 
 
 async def _runnable(project: str, session: SessionDep, caller: CallerDep) -> Project:
@@ -30,62 +32,74 @@ async def _runnable(project: str, session: SessionDep, caller: CallerDep) -> Pro
 RunnableProject = Annotated[Project, Depends(_runnable)]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class EnvVarIn(_In):
+class EnvVarIn(RequestModel):
     name: str = Field(default="", max_length=255)
-    value: str = Field(max_length=64 * 1024)
+    value: str | None = Field(default=None, max_length=64 * 1024)
 
 
-class FileIn(_In):
-    path: str = Field(min_length=1, max_length=1024)
-    content: str = Field(max_length=4 * 1024 * 1024, description="base64")
+class FileIn(RequestModel):
+    path: str = Field(default="", max_length=1024)
+    content: str | None = Field(default=None, max_length=4 * 1024 * 1024, description="base64")
 
 
-class DataIn(_In):
-    env_vars: list[EnvVarIn] = Field(default=[], max_length=1000)
-    files: list[FileIn] = Field(default=[], max_length=100)
+class DataIn(RequestModel):
+    env_vars: list[EnvVarIn] | None = Field(default=None, max_length=1000)
+    files: list[FileIn] | None = Field(default=None, max_length=100)
+
+    # `null` is an empty list (the sem CLI sends Go's nil slices so); a list not sent at all
+    # is left as it is by an update.
+    def sent_env_vars(self) -> list[tuple[str, str]] | None:
+        if "env_vars" not in self.model_fields_set:
+            return None
+        return [(e.name, e.value or "") for e in self.env_vars or []]
+
+    def sent_files(self) -> list[tuple[str, str]] | None:
+        if "files" not in self.model_fields_set:
+            return None
+        return [(f.path, f.content or "") for f in self.files or []]
 
 
-class MetadataIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")  # id, create_time... as `sem get` prints them
-
-    name: str = Field(default="", max_length=255)
+class MetadataIn(RequestModel):
+    name: str | None = Field(default=None, max_length=255)
     description: str | None = Field(default=None, max_length=10_000)
 
 
-class SecretIn(_In):
-    apiVersion: str | None = None  # noqa: N815  (the sem CLI sends it)
-    kind: str | None = None
+class SecretIn(RequestModel):
+    """Semaphore's Secret; `id`, times, `content_included`, `org_config`... are ignored."""
+
     metadata: MetadataIn = MetadataIn()
     data: DataIn = DataIn()
-    org_config: dict[str, Any] | None = None
-    project_config: dict[str, Any] | None = None
 
     def sent(self) -> secrets.SentSecret:
         """Checked by the service, after it knows the caller may touch the scope."""
         return secrets.SentSecret(
             self.metadata.name,
-            [(e.name, e.value) for e in self.data.env_vars],
-            [(f.path, f.content) for f in self.data.files],
+            self.data.sent_env_vars(),
+            self.data.sent_files(),
             self.metadata.description,
         )
 
 
 def _out(secret: Secret, data: secrets.SecretData, *, values: bool) -> dict[str, Any]:
-    """With `values`, env var values and file contents (base64); without, names and paths."""
+    """With `values`, env var values and file contents (base64); without, names and paths.
+
+    `content_included` says which: the sem CLI edits and applies a secret shown with its
+    values by PATCH, and one without by deleting it and creating it again.
+    """
+    metadata: dict[str, Any] = {
+        "name": secret.name,
+        "id": secret.id,
+        "description": secret.description,
+        "create_time": epoch_str(secret.created_at),
+        "update_time": epoch_str(secret.updated_at),
+        "content_included": values,
+    }
+    if secret.project_id:
+        metadata["project_id_or_name"] = secret.project_id  # `sem apply` reads the project here
     return {
-        "apiVersion": "v1beta",
+        "apiVersion": "v1" if secret.project_id else "v1beta",
         "kind": "ProjectSecret" if secret.project_id else "Secret",
-        "metadata": {
-            "name": secret.name,
-            "id": secret.id,
-            "description": secret.description,
-            "create_time": epoch_str(secret.created_at),
-            "update_time": epoch_str(secret.updated_at),
-        },
+        "metadata": metadata,
         "data": {
             "env_vars": [
                 {"name": name, "value": value} if values else {"name": name}
@@ -167,11 +181,13 @@ async def describe_global(
     return await Scoped.describe(sealer, session, None, name)
 
 
+@router.patch(GLOBAL + "/{name}")
 @router.put(GLOBAL + "/{name}")
 async def update_global(
     name: str, body: SecretIn, sealer: SealerDep, session: SessionDep, caller: AdminDep
 ) -> dict[str, Any]:
-    """Replaces the secret's name, env vars and files (administrators only)."""
+    """Changes the name, env vars or files sent (administrators only); a blank value keeps
+    the stored one of its name."""
     return await Scoped.update(sealer, session, caller, None, name, body)
 
 
@@ -183,6 +199,7 @@ async def delete_global(name: str, session: SessionDep, caller: AdminDep) -> dic
 
 
 @router.get(PROJECT)
+@router.get(PROJECT_V1BETA)
 async def list_project(
     project: RunnableProject, sealer: SealerDep, session: SessionDep
 ) -> dict[str, Any]:
@@ -191,6 +208,7 @@ async def list_project(
 
 
 @router.post(PROJECT)
+@router.post(PROJECT_V1BETA)
 async def create_project(
     project: RunnableProject,
     body: SecretIn,
@@ -203,13 +221,16 @@ async def create_project(
 
 
 @router.get(PROJECT + "/{name}")
+@router.get(PROJECT_V1BETA + "/{name}")
 async def describe_project(
     project: RunnableProject, name: str, sealer: SealerDep, session: SessionDep
 ) -> dict[str, Any]:
     return await Scoped.describe(sealer, session, project, name)
 
 
-@router.put(PROJECT + "/{name}")
+@router.patch(PROJECT + "/{name}")
+@router.patch(PROJECT_V1BETA + "/{name}")
+@router.put(PROJECT_V1BETA + "/{name}")
 async def update_project(
     project: RunnableProject,
     name: str,
@@ -222,6 +243,7 @@ async def update_project(
 
 
 @router.delete(PROJECT + "/{name}")
+@router.delete(PROJECT_V1BETA + "/{name}")
 async def delete_project(
     project: RunnableProject, name: str, session: SessionDep, caller: CallerDep
 ) -> dict[str, str]:

@@ -55,26 +55,55 @@ class SecretData:
 
 @dataclass(frozen=True)
 class SentSecret:
-    """A secret as a client sends it: file contents in base64, nothing checked yet."""
+    """A secret as a client sends it: file contents in base64, nothing checked yet.
 
-    name: str
-    env_vars: Sequence[tuple[str, str]] = ()
-    files: Sequence[tuple[str, str]] = ()
+    None is a part not sent: an update keeps it, a create has none. A blank value or
+    content is one not sent for that name or path: an update keeps the stored one.
+    """
+
+    name: str | None
+    env_vars: Sequence[tuple[str, str]] | None = None
+    files: Sequence[tuple[str, str]] | None = None
     description: str | None = None
 
-    def checked(self) -> SecretData:
-        return check(self.name, self.env_vars, self.files)
 
-
-def check(
-    name: str, env_vars: Sequence[tuple[str, str]], files: Sequence[tuple[str, str]]
-) -> SecretData:
-    """Validates a secret as sent (file contents in base64) and decodes it."""
+def _check_name(name: str) -> str:
     if not NAME_RE.match(name):
         raise InvalidInput(
             "metadata.name", "must be 1-255 letters, digits, '.', '_' or '-', starting with one"
         )
-    return check_contents(env_vars, files, "data.")
+    return name
+
+
+def _contents(sent: SentSecret, stored: SecretData) -> SecretData:
+    """The secret's new contents: what was sent, blanks filled from `stored`.
+
+    Clients send a secret back as they were shown it, and a list shows no values, nor does
+    Semaphore's describe without `content_included`: such a blank must never wipe a value.
+    """
+    env_vars: Sequence[tuple[str, str]] = stored.env_vars
+    files = [(path, base64.b64encode(content).decode()) for path, content in stored.files]
+    missing: list[str] = []
+    if sent.env_vars is not None:
+        kept = dict(env_vars)
+        env_vars = [(name, value or kept.get(name, "")) for name, value in sent.env_vars]
+        missing += [
+            f"data.env_vars.{index}.value"
+            for index, (name, value) in enumerate(sent.env_vars)
+            if not value and name not in kept
+        ]
+    if sent.files is not None:
+        kept = dict(files)
+        files = [(path, content or kept.get(path, "")) for path, content in sent.files]
+        missing += [
+            f"data.files.{index}.content"
+            for index, (path, content) in enumerate(sent.files)
+            if not content and path not in kept
+        ]
+    data = check_contents(env_vars, files, "data.")
+    if missing:
+        raise InvalidInput(missing[0], "is required")
+    return data
 
 
 def check_contents(
@@ -137,7 +166,8 @@ async def create_secret(
     project: Project | None,
     sent: SentSecret,
 ) -> tuple[Secret, SecretData]:
-    name, data = sent.name, sent.checked()
+    name = _check_name(sent.name or "")
+    data = _contents(sent, SecretData())
     scope = _scope_key(project)
     if await session.scalar(select(Secret.id).where(Secret.scope == scope, Secret.name == name)):
         raise Conflict(f"a secret named {name!r} already exists")
@@ -174,8 +204,11 @@ async def update_secret(
     id_or_name: str,
     sent: SentSecret,
 ) -> tuple[Secret, SecretData]:
+    """Changes the parts sent (see SentSecret); env vars and files sent replace the stored
+    lists, so one left out of a list sent is removed."""
     secret = await _find(session, project, id_or_name)
-    name, data = sent.name, sent.checked()
+    name = secret.name if sent.name is None else _check_name(sent.name)
+    data = _contents(sent, SecretData.unseal(sealer, secret.sealed))
     if name != secret.name:
         clash = await session.scalar(
             select(Secret.id).where(Secret.scope == secret.scope, Secret.name == name)
