@@ -26,6 +26,7 @@ from blockpost.pipeline_yaml import validate_pipeline
 from blockpost.security import new_password
 from blockpost.services import auth, users
 from blockpost.services.principal import Principal
+from blockpost.tls import check_readable
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_false",
         default=None,
         help="do not run migrations on start",
+    )
+    serve.add_argument(
+        "--tls-cert", type=Path, help="serve HTTPS with this PEM certificate (BLOCKPOST_TLS_CERT)"
+    )
+    serve.add_argument(
+        "--tls-key", type=Path, help="the certificate's PEM private key (BLOCKPOST_TLS_KEY)"
     )
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
@@ -121,6 +128,17 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let a sandboxed job read its repository when that is a path on this machine",
     )
+    agent.add_argument(
+        "--ca-file",
+        type=Path,
+        help="for an https server: trust only the certificates in this PEM file (the "
+        "server's self-signed certificate or its CA)",
+    )
+    agent.add_argument(
+        "--tls-server-name",
+        metavar="NAME",
+        help="check the server's certificate for NAME instead of the --url host",
+    )
 
     validate = commands.add_parser(
         "validate", help="check pipeline YAML files (no server or database needed)"
@@ -138,6 +156,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         "admin_password",
         "migrate_on_start",
         "agents",
+        "tls_cert",
+        "tls_key",
     )
     overrides: dict[str, Any] = {
         key: getattr(args, key) for key in keys if getattr(args, key, None) is not None
@@ -275,7 +295,14 @@ def _agent(args: argparse.Namespace) -> int:
         idle_timeout=args.disconnect_after_idle_timeout,
         pass_env=tuple(name for name in args.pass_env if name != AGENT_TOKEN_VARIABLE),
         local_repositories=args.local_repositories,
+        server_name=args.tls_server_name,
     )
+    if args.ca_file:
+        try:
+            options.ca_file = check_readable(args.ca_file)
+        except ValueError as exc:
+            print(f"blockpost agent: --ca-file {args.ca_file}: {exc}", file=sys.stderr)
+            return 2
     if args.jobs_dir:
         options.jobs_dir = args.jobs_dir
     try:

@@ -8,11 +8,12 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from blockpost.agent.sandbox import SandboxMode
 from blockpost.dispatch.embedded import EmbeddedUsers
+from blockpost.tls import check_pair, check_readable
 
 SECRET_KEY_FILE = "secret.key"
 SQLITE_FILE = "blockpost.db"
@@ -95,6 +96,15 @@ class Settings(BaseSettings):
         description="Addresses of reverse proxies whose X-Forwarded-For/-Proto to trust "
         "(comma-separated, as uvicorn's --forwarded-allow-ips); empty: trust none.",
     )
+    tls_cert: Path | None = Field(
+        default=None,
+        description="PEM certificate (chain) to serve HTTPS with; needs BLOCKPOST_TLS_KEY.",
+    )
+    tls_key: Path | None = Field(
+        default=None,
+        validate_default=True,
+        description="PEM private key of BLOCKPOST_TLS_CERT (unencrypted).",
+    )
     access_log: bool = Field(
         default=False,
         description="Log every HTTP request (agents' syncs included) at INFO.",
@@ -117,6 +127,27 @@ class Settings(BaseSettings):
                 "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
                 f"(got {value.split(':', 1)[0]!r})"
             )
+        return value
+
+    @field_validator("tls_cert")
+    @classmethod
+    def _readable_cert(cls, value: Path | None) -> Path | None:
+        return None if value is None else check_readable(value)
+
+    @field_validator("tls_key")
+    @classmethod
+    def _key_of_the_cert(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        # The key is validated after the certificate: a bad certificate was reported already.
+        if "tls_cert" not in info.data:
+            return value
+        cert = info.data["tls_cert"]
+        if value is None and cert is None:
+            return None
+        if value is None:
+            raise ValueError("is required when BLOCKPOST_TLS_CERT (--tls-cert) is set")
+        if cert is None:
+            raise ValueError("needs BLOCKPOST_TLS_CERT (--tls-cert) too")
+        check_pair(cert, check_readable(value))
         return value
 
     @property

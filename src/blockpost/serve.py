@@ -37,6 +37,7 @@ from blockpost.dispatch.supervisor import EmbeddedAgentsConfig, Supervisor
 from blockpost.errors import BlockpostError
 from blockpost.logformat import log_config
 from blockpost.services.users import ADMIN_USERNAME, ensure_admin
+from blockpost.tls import local_server_name
 
 log = logging.getLogger("blockpost.serve")
 LOCAL_TOKEN_FILE = "local-agent.token"
@@ -120,7 +121,7 @@ def _supervisor(
         f"local-{host}-{settings.port}-{number}"[:80] for number in range(1, settings.agents + 1)
     )
     config = EmbeddedAgentsConfig(
-        url=f"http://127.0.0.1:{settings.port}",
+        url=f"{_scheme(settings)}://127.0.0.1:{settings.port}",
         token=token,
         names=names,
         jobs_dir=settings.effective_jobs_dir,
@@ -128,6 +129,9 @@ def _supervisor(
         job_user=isolation.job_user,
         hide=_hidden(settings),
         local_repositories=settings.allow_local_repositories,
+        # Trust is pinned to the server's own certificate, whatever the system trusts.
+        ca_file=settings.tls_cert.resolve() if settings.tls_cert else None,
+        server_name=local_server_name(settings.tls_cert) if settings.tls_cert else None,
     )
     return Supervisor(config, app.state.db, app.state.wakeups)
 
@@ -135,7 +139,7 @@ def _supervisor(
 def banner(
     settings: Settings, new_admin_password: str | None, isolation: EmbeddedIsolation | None
 ) -> str:
-    url = f"http://{settings.host}:{settings.port}"
+    url = f"{_scheme(settings)}://{settings.host}:{settings.port}"
     if new_admin_password is not None:
         login = f"{ADMIN_USERNAME} / {new_admin_password}   (created now; shown only this once)"
     else:
@@ -162,6 +166,10 @@ def banner(
     )
 
 
+def _scheme(settings: Settings) -> str:
+    return "https" if settings.tls_cert else "http"
+
+
 def _redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
@@ -182,6 +190,25 @@ class _Server(uvicorn.Server):
         with contextlib.suppress(RuntimeError):  # no loop running: nothing is held
             asyncio.get_running_loop().call_soon_threadsafe(self._on_exit)
         super().handle_exit(sig, frame)
+
+
+def uvicorn_config(settings: Settings, app: FastAPI) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        # The client address counts for login limits, and the scheme for Secure cookies:
+        # taken from X-Forwarded-For/-Proto only when the connection comes from a proxy the
+        # operator named.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
+        access_log=settings.access_log,
+        log_config=log_config(settings.log_format),
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
+    )
 
 
 def serve(settings: Settings) -> None:
@@ -209,17 +236,4 @@ def serve(settings: Settings) -> None:
         if supervisor is not None:
             supervisor.interrupt()
 
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        # The client address counts for login limits: taken from X-Forwarded-For only
-        # when the connection comes from a proxy the operator named.
-        proxy_headers=bool(settings.forwarded_allow_ips),
-        forwarded_allow_ips=settings.forwarded_allow_ips or None,
-        access_log=settings.access_log,
-        log_config=log_config(settings.log_format),
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
-    )
-    _Server(config, on_exit).run()
+    _Server(uvicorn_config(settings, app), on_exit).run()

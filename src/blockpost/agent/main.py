@@ -22,6 +22,7 @@ from blockpost.agent.logship import LogShipper
 from blockpost.agent.runner import JobRunner
 from blockpost.agent.sandbox import Isolation, local_repository
 from blockpost.agent.workspace import Workspace, base_environment, default_jobs_dir
+from blockpost.tls import client_context
 
 log = logging.getLogger("blockpost.agent")
 API = "/api/v1/self_hosted_agents"
@@ -43,6 +44,8 @@ class AgentOptions:
     isolation: Isolation = field(default_factory=Isolation)
     pass_env: tuple[str, ...] = ()  # agent variables the operator lets every job see
     local_repositories: bool = False  # a sandboxed job may read its local repository
+    ca_file: Path | None = None  # trust only these certificates for an https server
+    server_name: str | None = None  # check the server's certificate for this name, not the URL's
 
 
 class Agent:
@@ -52,6 +55,8 @@ class Agent:
             base_url=options.url.rstrip("/"),
             timeout=REQUEST_TIMEOUT,
             headers={"User-Agent": f"blockpost-agent/{__version__}"},
+            verify=client_context(options.ca_file) if options.ca_file else True,
+            event_hooks={"request": [self._name_the_server]} if options.server_name else None,
         )
         self.agent_token = ""
         self.state = "waiting-for-jobs"
@@ -64,6 +69,10 @@ class Agent:
         # Set when something the server must hear about happens (job end, SIGTERM).
         self.poked = asyncio.Event()
         self.stopping: asyncio.Task[None] | None = None
+
+    async def _name_the_server(self, request: httpx.Request) -> None:
+        # An embedded agent reaches its server at 127.0.0.1 with a certificate for its host name.
+        request.extensions["sni_hostname"] = self.options.server_name
 
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Token {self.agent_token}"}

@@ -40,6 +40,8 @@ class EmbeddedAgentsConfig:
     job_user: str  # "" when jobs run as the server's own user
     hide: tuple[Path, ...]
     local_repositories: bool
+    ca_file: Path | None = None  # the server's certificate, when it serves https
+    server_name: str | None = None  # a name that certificate is for, when not 127.0.0.1
 
 
 class Supervisor(LoopService):
@@ -65,6 +67,10 @@ class Supervisor(LoopService):
             command += ["--hide", str(path)]
         if config.local_repositories:
             command.append("--local-repositories")
+        if config.ca_file:
+            command += ["--ca-file", str(config.ca_file)]
+        if config.server_name:
+            command += ["--tls-server-name", config.server_name]
         return command
 
     def environment(self) -> dict[str, str]:
