@@ -15,6 +15,7 @@ from blockpost.api import (
     agents,
     audit,
     auth,
+    dashboards,
     deployment_targets,
     jobs,
     meta,
@@ -40,6 +41,7 @@ from blockpost.dispatch.wakeup import PostgresListener, Wakeups
 from blockpost.engine.context import EngineContext
 from blockpost.engine.service import Engine
 from blockpost.metrics import Metrics
+from blockpost.notify.sender import Notifier, SenderOptions
 from blockpost.scheduler.service import Scheduler
 from blockpost.services.login_limit import LoginLimiter
 
@@ -59,6 +61,11 @@ def create_app(settings: Settings) -> FastAPI:
     db = Database(settings.effective_database_url)
     wakeups = Wakeups()
     engine_ctx = EngineContext.from_settings(settings, db, wakeups)
+    notifier_options = SenderOptions(
+        server_url=settings.effective_public_url,
+        organization="blockpost",
+        allow_private=settings.allow_private_notification_endpoints,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -73,11 +80,14 @@ def create_app(settings: Settings) -> FastAPI:
         engine.start()
         scheduler = Scheduler(engine_ctx, metrics=app.state.metrics)
         scheduler.start()
+        notifier = Notifier(db, engine_ctx.sealer, notifier_options)
+        notifier.start()
         for service in app.state.services:
             service.start()
         yield
         for service in reversed(app.state.services):
             await service.stop()
+        await notifier.stop()
         await scheduler.stop()
         await engine.stop()
         await reaper.stop()
@@ -130,6 +140,8 @@ def create_app(settings: Settings) -> FastAPI:
         promotions,
         deployment_targets,
         audit,
+        notifications,
+        dashboards,
     ):
         app.include_router(module.router)
     meta.mount_swagger_assets(app)

@@ -109,6 +109,17 @@ class Settings(BaseSettings):
         default=False,
         description="Log every HTTP request (agents' syncs included) at INFO.",
     )
+    # notifications (issue 17)
+    allow_private_notification_endpoints: bool = Field(
+        default=False,
+        description="Let notifications go to loopback, private and link-local addresses "
+        "(a chat server on your network; also anything else the server can reach there).",
+    )
+    public_url: str = Field(
+        default="",
+        description="The server's URL as users reach it, for links in notifications; "
+        "default: http://HOST:PORT.",
+    )
     engine_tick_seconds: float = Field(
         default=1.0,
         gt=0,
@@ -163,6 +174,10 @@ class Settings(BaseSettings):
         if not self.agents:
             return None
         return self.embedded_agent_users or EmbeddedUsers.ADMINS
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def effective_jobs_dir(self) -> Path:

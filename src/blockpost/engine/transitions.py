@@ -16,6 +16,7 @@ from blockpost.db.models import Block, Job, Pipeline
 from blockpost.dispatch import queue
 from blockpost.engine.context import EngineContext
 from blockpost.engine.promotions import auto_promote
+from blockpost.notify import outbox
 from blockpost.timefmt import epoch_str, utcnow
 
 ACTIVE = ("pending", "queuing", "running", "stopping")
@@ -48,6 +49,9 @@ async def finish_pipeline(
     pipeline.done_at = now
     if error:
         pipeline.error_description = error
+    # Notifications: the outbox rows are written in this transaction, so a pipeline's end
+    # and its deliveries are stored together; notify/sender.py sends them.
+    await outbox.enqueue(session, pipeline)
     await auto_promote(session, ctx, pipeline)
     after = (
         await session.scalars(

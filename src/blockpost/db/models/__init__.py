@@ -2,7 +2,9 @@
 
 from blockpost.db.models.agents import Agent, AgentType
 from blockpost.db.models.audit import AuditEvent
+from blockpost.db.models.dashboards import Dashboard
 from blockpost.db.models.jobs import Job, JobLogChunk
+from blockpost.db.models.notifications import Notification, NotificationDelivery
 from blockpost.db.models.projects import Project, ProjectMember
 from blockpost.db.models.promotions import (
     Deployment,
@@ -21,10 +23,13 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Block",
+    "Dashboard",
     "Deployment",
     "DeploymentTarget",
     "Job",
     "JobLogChunk",
+    "Notification",
+    "NotificationDelivery",
     "Pipeline",
     "Project",
     "ProjectMember",

@@ -1,0 +1,1 @@
+"""Notifications: which finished pipelines match which rules, the messages, their delivery."""
