@@ -25,6 +25,7 @@ from blockpost.api import (
     promotions,
     schedules,
     secrets,
+    snapshots,
     tasks,
     tokens,
     users,
@@ -116,7 +117,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = []
     install_error_handlers(app)
     # Starlette runs the last-added middleware first: authenticate, then read the body.
-    app.add_middleware(BodyMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyMiddleware,
+        max_bytes=settings.max_body_bytes,
+        snapshot_max_bytes=settings.snapshot_max_bytes,
+    )
     app.state.principals = PrincipalCache()
     app.add_middleware(AuthMiddleware, db=db, principals=app.state.principals)
     # Routes are matched in order: the ones agents and polling scripts hit go first.
@@ -140,6 +145,7 @@ def create_app(settings: Settings) -> FastAPI:
         promotions,
         deployment_targets,
         audit,
+        snapshots,
         notifications,
         dashboards,
     ):

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
         default=None, description="Key for encryption at rest; generated into the data dir."
     )
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    snapshot_max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest workflow snapshot archive (`sem create workflow`); its files "
+        "may unpack to four times as much.",
+    )
     session_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=60)
     migrate_on_start: bool = True
     sync_hold_seconds: float = Field(

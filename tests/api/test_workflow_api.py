@@ -22,7 +22,8 @@ PIPELINE_KEYS = {
     "yaml_file_name", "working_directory", "wf_id", "terminated_by", "terminate_request",
     "switch_id", "stopping_at", "state", "snapshot_id", "running_at", "result_reason", "result",
     "queuing_at", "project_id", "ppl_id", "pending_at", "name", "hook_id", "error_description",
-    "done_at", "created_at", "commit_sha", "branch_name", "branch_id",
+    "done_at", "created_at", "commit_sha", "branch_name", "branch_id", "promotion_of",
+    "partial_rerun_of", "partially_rerun_by", "commit_message", "triggerer",
 }  # fmt: skip
 TIMES = {"stopping_at", "running_at", "queuing_at", "pending_at", "done_at", "created_at"}
 BLOCK_KEYS = {
@@ -32,7 +33,7 @@ BLOCK_KEYS = {
 BLOCK_JOB_KEYS = {"status", "result", "name", "job_id", "index"}
 WORKFLOW_KEYS = {
     "wf_id", "requester_id", "project_id", "initial_ppl_id", "hook_id", "created_at",
-    "commit_sha", "branch_name", "branch_id",
+    "commit_sha", "branch_name", "branch_id", "triggered_by", "rerun_of",
 }  # fmt: skip
 SECRET_ENV = "s3cr3t-value-that-must-not-leak"
 
@@ -106,7 +107,8 @@ async def test_every_shape_matches_semaphores(rig: EngineRig) -> None:
     assert workflow["workflow"]["initial_ppl_id"] == ids["pipeline_id"]
     assert workflow["workflow"]["commit_sha"] == sha
     wf_list = await rig.api.get(f"{API}/plumber-workflows", params={"project_id": rig.project_id})
-    assert wf_list.json() == [workflow["workflow"]]
+    # Semaphore's list answers the raw message: triggered_by as the enum's number (API: 2)
+    assert wf_list.json() == [{**workflow["workflow"], "triggered_by": 2}]
 
     job_body = (await rig.api.get(f"{API}/jobs/{job['job_id']}")).json()
     assert job_body["status"]["state"] == "FINISHED"

@@ -25,7 +25,9 @@ SESSION_COOKIE = "blockpost_session"
 PUBLIC_PATHS = frozenset(
     {"/api/auth/login", "/healthz", "/readyz", "/metrics", "/openapi.json", "/swagger"}
 )
-PUBLIC_PREFIXES = ("/swagger/",)
+# /api/v1/snapshots/: a snapshot workflow's jobs clone their snapshot there with their own
+# credentials, which the route checks (api/snapshots.py); user credentials never work there.
+PUBLIC_PREFIXES = ("/swagger/", "/api/v1/snapshots/")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AUTH_SCHEMES = frozenset({"token", "bearer"})
 
@@ -36,6 +38,7 @@ REGISTER_PATH = AGENT_API + "register"
 # how busy a type is (Semaphore's agent-aws-stack and k8s metrics adapter).
 TYPE_TOKEN_PATHS = frozenset({REGISTER_PATH, AGENT_API + "metrics", AGENT_API + "occupancy"})
 LOG_PUSH = "/api/v1/logs/"
+SNAPSHOT_UPLOAD = "/api/v1alpha/plumber-workflows"
 
 
 def is_public(path: str) -> bool:
@@ -258,9 +261,11 @@ class BodyMiddleware:
     text no database column can hold and JSON nested too deeply to walk (400 naming where)
     before any route sees it."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, snapshot_max_bytes: int = 0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # a workflow snapshot's archive (multipart, to SNAPSHOT_UPLOAD) may be larger
+        self.snapshot_max_bytes = max(max_bytes, snapshot_max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -273,9 +278,10 @@ class BodyMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        limit = self._limit(scope, headers)
         declared = storable.whole_number(headers.get("content-length", ""), sys.maxsize)
-        if declared is not None and declared > self.max_bytes:
-            await self._too_large(scope, receive, send)
+        if declared is not None and declared > limit:
+            await self._too_large(scope, receive, send, limit)
             return
         body = bytearray()
         more = True
@@ -285,8 +291,8 @@ class BodyMiddleware:
                 return
             body += message.get("body", b"")
             more = message.get("more_body", False)
-            if len(body) > self.max_bytes:
-                await self._too_large(scope, receive, send)
+            if len(body) > limit:
+                await self._too_large(scope, receive, send, limit)
                 return
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "application/x-www-form-urlencoded":
@@ -310,8 +316,14 @@ class BodyMiddleware:
             return
         await self.app(scope, _replay(bytes(body), receive), send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, f"request body exceeds {self.max_bytes} bytes")
+    def _limit(self, scope: Scope, headers: Headers) -> int:
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if scope["path"] == SNAPSHOT_UPLOAD and content_type == "multipart/form-data":
+            return self.snapshot_max_bytes
+        return self.max_bytes
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = error_response(413, f"request body exceeds {limit} bytes")
         await response(scope, receive, send)
 
 

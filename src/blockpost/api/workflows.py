@@ -12,6 +12,7 @@ from blockpost.api.pagination import PageDep
 from blockpost.db.models import Workflow
 from blockpost.engine import runs
 from blockpost.services import projects, workflows
+from blockpost.services.workflows import WorkflowFilter, unix_time
 from blockpost.timefmt import seconds_nanos
 
 router = APIRouter(prefix="/api/v1alpha/plumber-workflows", tags=["workflows"])
@@ -50,6 +51,10 @@ class Timestamp(BaseModel):
     nanos: int
 
 
+# Semaphore's TriggeredBy of a workflow: describe shows its name, the list its number
+TRIGGERED_BY = {"hook": ("HOOK", 0), "schedule": ("SCHEDULE", 1), "api": ("API", 2)}
+
+
 class WorkflowOut(BaseModel):
     wf_id: str
     requester_id: str
@@ -60,9 +65,12 @@ class WorkflowOut(BaseModel):
     commit_sha: str
     branch_name: str
     branch_id: str
+    triggered_by: str | int
+    rerun_of: str
 
     @classmethod
-    def of(cls, workflow: Workflow) -> WorkflowOut:
+    def of(cls, workflow: Workflow, *, listed: bool = False) -> WorkflowOut:
+        name, number = TRIGGERED_BY.get(workflow.triggered_by, ("API", 2))
         return cls(
             wf_id=workflow.id,
             requester_id=workflow.requester_id,
@@ -73,6 +81,8 @@ class WorkflowOut(BaseModel):
             commit_sha=workflow.commit_sha,
             branch_name=workflow.branch_name,
             branch_id=workflow.branch_id,
+            triggered_by=number if listed else name,
+            rerun_of=workflow.rerun_of or "",
         )
 
 
@@ -106,13 +116,31 @@ async def list_workflows(
     page: PageDep,
     project_id: Annotated[str, Query(min_length=1, max_length=100)],
     branch_name: Annotated[str | None, Query(max_length=1024)] = None,
+    requester_id: Annotated[str | None, Query(max_length=100)] = None,
+    label: Annotated[
+        str | None, Query(max_length=1024, description="branch or tag name, or PR number")
+    ] = None,
+    git_ref_types: Annotated[
+        list[str] | None, Query(description="branch, tag, pr: repeated or comma-separated")
+    ] = None,
+    created_after: int | None = None,
+    created_before: int | None = None,
 ) -> list[WorkflowOut]:
-    """Newest first, 30 to a page with a `link` header."""
+    """Newest first, 30 to a page with a `link` header; `created_after`/`created_before`
+    are Unix timestamps."""
+    where = WorkflowFilter(
+        branch_name=branch_name,
+        requester_id=requester_id,
+        label=label,
+        git_ref_types=workflows.git_ref_types(git_ref_types or []),
+        created_after=unix_time("created_after", created_after),
+        created_before=unix_time("created_before", created_before),
+    )
     rows, total = await workflows.list_workflows(
-        session, caller, project_id, branch_name, page.offset, page.page_size
+        session, caller, project_id, where, page.offset, page.page_size
     )
     page.headers(request, response, total)
-    return [WorkflowOut.of(row) for row in rows]
+    return [WorkflowOut.of(row, listed=True) for row in rows]
 
 
 @router.get("/{wf_id}", response_model=DescribeOut)

@@ -16,10 +16,11 @@ SEMAPHORE_* variables of 1 and 2.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from blockpost.git.snapshots import parse_snapshot_ref
 from blockpost.timefmt import epoch_str
 
 Env = list[tuple[str, str]]
@@ -102,3 +103,23 @@ def request_env(
         *_pairs(secrets),
         *_pairs(spec.get("env_vars", [])),
     ]
+
+
+def snapshot_git_env(
+    git_env: list[dict[str, str]], clone_url: Callable[[str], str]
+) -> list[dict[str, str]]:
+    """A snapshot workflow's job clones the snapshot from the server, whose git endpoint
+    serves it as the one branch named by its label: SEMAPHORE_GIT_URL is that endpoint
+    (`clone_url(snapshot id)`), SEMAPHORE_GIT_REF the label's branch, and
+    SEMAPHORE_SNAPSHOT_ID follows, as Semaphore sets it. Other jobs' are unchanged."""
+    ref = next((env["value"] for env in git_env if env["name"] == "SEMAPHORE_GIT_REF"), "")
+    parsed = parse_snapshot_ref(ref)
+    if parsed is None:
+        return git_env
+    snapshot_id, label = parsed
+    changed = {
+        "SEMAPHORE_GIT_URL": clone_url(snapshot_id),
+        "SEMAPHORE_GIT_REF": f"refs/heads/{label}",
+    }
+    out = [{"name": e["name"], "value": changed.get(e["name"], e["value"])} for e in git_env]
+    return [*out, {"name": "SEMAPHORE_SNAPSHOT_ID", "value": snapshot_id}]

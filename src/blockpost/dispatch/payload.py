@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.crypto import Sealer
 from blockpost.db.models import Job
-from blockpost.dispatch.jobenv import request_env
+from blockpost.dispatch.jobenv import request_env, snapshot_git_env
 from blockpost.security import new_token, token_hash
 
 
@@ -82,6 +83,20 @@ def secret_values(job: Job, sealer: Sealer) -> list[str]:
     return values
 
 
+SNAPSHOT_GIT = "/api/v1/snapshots/"
+
+
+def snapshot_clone_url(job: Job, sealer: Sealer, organization_url: str, snapshot_id: str) -> str:
+    """The server's read-only git URL of the snapshot, with the job's credentials in it:
+    its id and a sealed token that names the snapshot and the job's current log token,
+    so it is good for this snapshot only, and only while the job runs."""
+    token = sealer.seal({"job": job.id, "snapshot": snapshot_id, "log": job.log_token_hash})
+    parts = urlsplit(organization_url)
+    netloc = f"{quote(job.id, safe='')}:{quote(token, safe='')}@{parts.netloc}"
+    path = f"{parts.path.rstrip('/')}{SNAPSHOT_GIT}{snapshot_id}.git"
+    return urlunsplit((parts.scheme, netloc, path, "", ""))
+
+
 def job_request(
     job: Job,
     *,
@@ -92,6 +107,13 @@ def job_request(
     organization_url: str,
 ) -> dict[str, Any]:
     spec = job.spec
+    if git_env := spec.get("git_env_vars"):
+        spec = {
+            **spec,
+            "git_env_vars": snapshot_git_env(
+                git_env, lambda sid: snapshot_clone_url(job, sealer, organization_url, sid)
+            ),
+        }
     secrets = sealer.open(spec["sealed"]) if spec.get("sealed") else {}
     request: dict[str, Any] = {"job_id": job.id, "job_name": job.name, "executor": ""}
     if compose := spec.get("compose"):

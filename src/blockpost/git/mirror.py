@@ -73,8 +73,9 @@ class Repository:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def fetch(self) -> None:
-        """Brings the mirror up to date with the remote (creating it the first time)."""
+    @contextmanager
+    def locked_created(self) -> Iterator[None]:
+        """Holds the mirror's lock, creating the (empty) mirror first if there is none."""
         with self._locked():
             if not (self.path / "HEAD").exists():
                 self.path.mkdir(parents=True, exist_ok=True)
@@ -84,6 +85,11 @@ class Repository:
                     capture_output=True,
                     env=self._env,
                 )
+            yield
+
+    def fetch(self) -> None:
+        """Brings the mirror up to date with the remote (creating it the first time)."""
+        with self.locked_created():
             try:
                 self._git(
                     "fetch", "--quiet", "--prune", "--no-tags", "--", self.url, *FETCH_REFSPECS
@@ -177,7 +183,10 @@ class Mirrors:
 
 
 def sync_ref(repo: Repository, ref: GitRef, commit_sha: str | None) -> str:
-    """Resolves the run's commit, fetching first unless the mirror already has both."""
+    """Resolves the run's commit, fetching first unless the mirror already has both (a
+    snapshot is only ever in the mirror: nothing to fetch)."""
+    if ref.is_snapshot:
+        return repo.resolve(ref, commit_sha)
     if not (commit_sha and repo.has_commit(commit_sha.lower()) and repo.ref_exists(ref)):
         repo.fetch()
     return repo.resolve(ref, commit_sha)

@@ -29,6 +29,10 @@ class GitRef:
             return self.reference
         return f"pull-request-{self.name}"
 
+    @property
+    def is_snapshot(self) -> bool:
+        return self.reference.startswith(SNAPSHOT_PREFIX)
+
     def candidates(self) -> tuple[str, ...]:
         """Refs to look up, best first (a pull request's merge commit before its head)."""
         if self.type == "pull-request":
@@ -37,10 +41,19 @@ class GitRef:
         return (self.reference,)
 
 
+# A workflow snapshot's commit in the project's mirror (git/snapshots.py): a branch named
+# by its label to everything downstream, never fetched from the remote.
+SNAPSHOT_PREFIX = "refs/blockpost/snapshots/"
+_SNAPSHOT = re.compile(r"^refs/blockpost/snapshots/([0-9a-f-]{36})/(.+)$")
+
+
 def parse_reference(reference: str, field: str = "reference") -> GitRef:
     pull = _PULL.match(reference)
     if pull:
         return GitRef(reference, "pull-request", pull.group(1))
+    snapshot = _SNAPSHOT.match(reference)
+    if snapshot and not _BAD_NAME.search(snapshot.group(2)):
+        return GitRef(reference, "branch", snapshot.group(2))
     for prefix, kind in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
         if reference.startswith(prefix):
             name = reference.removeprefix(prefix)
