@@ -88,7 +88,8 @@ class EngineRig:
 
     async def state(self, ppl_id: str) -> tuple[str, str | None, str | None]:
         body = (await self.pipeline(ppl_id, detailed=False))["pipeline"]
-        return body["state"], body["result"], body["result_reason"]
+        # Semaphore leaves result and result_reason out until the pipeline is done
+        return body["state"], body.get("result"), body.get("result_reason")
 
     async def jobs(self, ppl_id: str) -> dict[str, dict[str, Any]]:
         """Every job of the pipeline by name, with its block's name."""

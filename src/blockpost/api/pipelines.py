@@ -1,4 +1,5 @@
-"""Pipelines (`/api/v1alpha/pipelines`): describe (with blocks and jobs), list, terminate."""
+"""Pipelines (`/api/v1alpha/pipelines`): describe (with blocks and jobs), list, terminate,
+partial rebuild."""
 
 from __future__ import annotations
 
@@ -13,18 +14,56 @@ from pydantic import BaseModel, ConfigDict
 from blockpost.api.deps import CallerDep, EngineDep, SessionDep
 from blockpost.api.jobs import STATES
 from blockpost.api.pagination import PageDep
+from blockpost.api.workflows import TRIGGERED_BY
 from blockpost.db.models import Block, Job, Pipeline, Workflow
-from blockpost.engine import runs
+from blockpost.engine import rebuild, runs
+from blockpost.engine.promotions import AUTO_PROMOTER
 from blockpost.errors import InvalidInput
 from blockpost.services import projects, workflows
-from blockpost.services.workflows import PipelineFilter
-from blockpost.timefmt import EPOCH_MAX, custom, from_epoch, seconds_nanos
+from blockpost.services.workflows import PipelineFilter, WorkflowFilter, unix_time
+from blockpost.timefmt import custom, seconds_nanos
 
 router = APIRouter(prefix="/api/v1alpha/pipelines", tags=["pipelines"])
 
 
-def _enum(value: str | None, case: Callable[[str], str]) -> str | None:
-    return case(value) if value else None
+# Semaphore's TriggeredBy of a pipeline
+PPL_TRIGGERED_BY = {"WORKFLOW": 0, "PROMOTION": 1, "AUTO_PROMOTION": 2, "PARTIAL_RE_RUN": 3}
+
+
+def _result(item: Pipeline | Block, case: Callable[[str], str]) -> dict[str, str | None]:
+    """Semaphore leaves `result` and `result_reason` out until a pipeline or block is done."""
+    if item.state != "done":
+        return {}
+    return {
+        "result": case(item.result) if item.result else None,
+        "result_reason": case(item.result_reason) if item.result_reason else None,
+    }
+
+
+def triggerer(pipeline: Pipeline, workflow: Workflow, *, listed: bool) -> dict[str, Any]:
+    """Who started the workflow and the pipeline; describe shows the enums as numbers, the
+    list as names (Semaphore's describe answers the raw message, its list a decoded one)."""
+    wf_name, wf_number = TRIGGERED_BY.get(workflow.triggered_by, ("API", 2))
+    if pipeline.partial_rerun_of:
+        by, by_id, user = "PARTIAL_RE_RUN", pipeline.partial_rerun_of, pipeline.triggerer_user_id
+    elif pipeline.promotion_of and pipeline.promoted_by == AUTO_PROMOTER:
+        by, by_id, user = "AUTO_PROMOTION", pipeline.promotion_of, ""
+    elif pipeline.promotion_of:
+        by, by_id, user = "PROMOTION", pipeline.promotion_of, pipeline.triggerer_user_id
+    else:
+        by, by_id, user = "WORKFLOW", workflow.id, workflow.requester_id
+    return {
+        "wf_triggered_by": wf_name if listed else wf_number,
+        "wf_triggerer_id": workflow.hook_id if workflow.triggered_by == "hook" else "",
+        "wf_triggerer_user_id": workflow.requester_id,
+        "wf_triggerer_provider_login": "",
+        "wf_triggerer_provider_uid": "",
+        "wf_triggerer_provider_avatar": "",
+        "ppl_triggered_by": by if listed else PPL_TRIGGERED_BY[by],
+        "ppl_triggerer_id": by_id,
+        "ppl_triggerer_user_id": user or "",
+        "workflow_rerun_of": workflow.rerun_of or "",
+    }
 
 
 def pipeline_json(
@@ -36,6 +75,8 @@ def pipeline_json(
     """Describe shows lowercase enums and "YYYY-MM-DD HH:MM:SS.ffffffZ" times; list shows
     uppercase and {seconds, nanos}: the same fields, as Semaphore returns them."""
     directory, _, file_name = pipeline.yaml_file_path.rpartition("/")
+    listed = case is str.upper
+    rerun_by = (pipeline.triggerer_user_id or "") if pipeline.partial_rerun_of else ""
     return {
         "yaml_file_name": file_name,
         "working_directory": directory,
@@ -47,10 +88,12 @@ def pipeline_json(
         "state": case(pipeline.state),
         "snapshot_id": "",
         "running_at": time(pipeline.running_at),
-        "result_reason": _enum(pipeline.result_reason, case),
-        "result": _enum(pipeline.result, case),
+        **_result(pipeline, case),
         "queuing_at": time(pipeline.queuing_at),
         "project_id": pipeline.project_id,
+        "promotion_of": pipeline.promotion_of or "",
+        "partial_rerun_of": pipeline.partial_rerun_of or "",
+        "partially_rerun_by": rerun_by,
         "ppl_id": pipeline.id,
         "pending_at": time(pipeline.pending_at),
         "name": pipeline.name,
@@ -59,16 +102,17 @@ def pipeline_json(
         "done_at": time(pipeline.done_at),
         "created_at": time(pipeline.created_at),
         "commit_sha": workflow.commit_sha,
+        "commit_message": workflow.commit_message,
         "branch_name": workflow.branch_name,
         "branch_id": workflow.branch_id,
+        "triggerer": triggerer(pipeline, workflow, listed=listed),
     }
 
 
 def block_json(block: Block, jobs: list[Job]) -> dict[str, Any]:
     return {
         "state": block.state,
-        "result_reason": block.result_reason,
-        "result": block.result,
+        **_result(block, str.lower),
         "name": block.name,
         "jobs": [
             {
@@ -115,14 +159,6 @@ async def describe_pipeline(
     )
 
 
-def _stamp(name: str, value: int | None) -> datetime | None:
-    if value is None:
-        return None
-    if not 0 <= value <= EPOCH_MAX:
-        raise InvalidInput(name, f"must be a Unix timestamp between 0 and {EPOCH_MAX}")
-    return from_epoch(value)
-
-
 @router.get("")
 async def list_pipelines(
     request: Request,
@@ -134,6 +170,13 @@ async def list_pipelines(
     wf_id: Annotated[str | None, Query(max_length=100)] = None,
     branch_name: Annotated[str | None, Query(max_length=1024)] = None,
     yml_file_path: Annotated[str | None, Query(max_length=1024)] = None,
+    requester_id: Annotated[str | None, Query(max_length=100)] = None,
+    label: Annotated[
+        str | None, Query(max_length=1024, description="branch or tag name, or PR number")
+    ] = None,
+    git_ref_types: Annotated[
+        list[str] | None, Query(description="branch, tag, pr: repeated or comma-separated")
+    ] = None,
     created_after: int | None = None,
     created_before: int | None = None,
     done_after: int | None = None,
@@ -144,12 +187,17 @@ async def list_pipelines(
     where = PipelineFilter(
         project_id=project_id,
         wf_id=wf_id,
-        branch_name=branch_name,
         yml_file_path=yml_file_path,
-        created_after=_stamp("created_after", created_after),
-        created_before=_stamp("created_before", created_before),
-        done_after=_stamp("done_after", done_after),
-        done_before=_stamp("done_before", done_before),
+        workflow=WorkflowFilter(
+            branch_name=branch_name,
+            requester_id=requester_id,
+            label=label,
+            git_ref_types=workflows.git_ref_types(git_ref_types or []),
+        ),
+        created_after=unix_time("created_after", created_after),
+        created_before=unix_time("created_before", created_before),
+        done_after=unix_time("done_after", done_after),
+        done_before=unix_time("done_before", done_before),
     )
     rows, total = await workflows.list_pipelines(
         session, caller, where, page.offset, page.page_size
@@ -172,3 +220,23 @@ async def terminate_pipeline(
         raise InvalidInput("terminate_request", "must be true")
     await runs.terminate(session, engine, pipeline, caller.username)
     return {}
+
+
+class PartialRebuildOut(BaseModel):
+    message: str
+    pipeline_id: str
+
+
+@router.post("/{ppl_id}/partial_rebuild", response_model=PartialRebuildOut)
+async def partial_rebuild(
+    pipeline: Annotated[Pipeline, Depends(_runnable)],
+    session: SessionDep,
+    caller: CallerDep,
+    engine: EngineDep,
+    request_token: Annotated[str, Query(min_length=1, max_length=255)],
+) -> PartialRebuildOut:
+    """Reruns the failed and stopped blocks of a done pipeline (and the blocks after them)
+    in a new pipeline; passed blocks stay passed. The same `request_token` answers the
+    same new pipeline."""
+    rebuilt = await rebuild.partial_rebuild(session, engine, caller, pipeline, request_token)
+    return PartialRebuildOut(message="", pipeline_id=rebuilt.id)

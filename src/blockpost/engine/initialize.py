@@ -14,6 +14,7 @@ from blockpost.engine.context import EngineContext
 from blockpost.engine.jobspecs import SpecBuilder, secret_names
 from blockpost.engine.plan import Decided, RunFacts, decide
 from blockpost.engine.promotions import AUTO_PROMOTER, definitions
+from blockpost.engine.rebuild import keep_passed
 from blockpost.engine.transitions import finish_pipeline
 from blockpost.errors import NotFound, Unavailable
 from blockpost.pipeline_yaml import PipelineInvalid
@@ -108,8 +109,8 @@ async def _store(
         return "malformed", exc.message
     except PipelineInvalid as exc:
         return "malformed", "\n".join(str(error) for error in exc.errors)
-    for planned in planned_blocks:
-        block = Block(
+    blocks = [
+        Block(
             pipeline_id=pipeline.id,
             index=planned.index,
             name=planned.name,
@@ -117,8 +118,14 @@ async def _store(
             skip=planned.skip,
             fail_fast=planned.fail_fast,
         )
-        session.add(block)
-        await session.flush()
+        for planned in planned_blocks
+    ]
+    session.add_all(blocks)
+    await session.flush()
+    kept = await keep_passed(session, pipeline, blocks)
+    for planned, block in zip(planned_blocks, blocks, strict=True):
+        if block.id in kept:
+            continue
         for job in planned.jobs:
             session.add(
                 queue.held(

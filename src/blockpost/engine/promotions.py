@@ -135,6 +135,7 @@ async def promote(
         yaml_file_path=posixpath.normpath(posixpath.join(directory, definition["pipeline_file"])),
         promotion_of=source.id,
         promoted_by=caller.username if caller else AUTO_PROMOTER,
+        triggerer_user_id=caller.uuid if caller else None,
         parameters=values,
         ancestors=[*source.ancestors, source.id],
         target_id=target.id if target else None,

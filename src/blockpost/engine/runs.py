@@ -14,7 +14,7 @@ from blockpost.db.base import new_uuid
 from blockpost.db.models import Pipeline, Project, Workflow
 from blockpost.dispatch.queue import wake_engine
 from blockpost.engine.context import EngineContext
-from blockpost.git import parse_reference, sync_ref
+from blockpost.git import GitRef, Repository, parse_reference, sync_ref
 from blockpost.services.principal import Principal
 from blockpost.services.projects import check_pipeline_file
 from blockpost.timefmt import utcnow
@@ -36,6 +36,12 @@ def branch_id(project_id: str, branch_name: str) -> str:
     return str(uuid.uuid5(_BRANCH_NAMESPACE, f"{project_id}/{branch_name}"))
 
 
+def _resolve(repo: Repository, ref: GitRef, commit_sha: str | None) -> tuple[str, str]:
+    """The commit the reference names (fetching it) and its message."""
+    sha = sync_ref(repo, ref, commit_sha)
+    return sha, repo.commit_fields(sha)["message"]
+
+
 async def start_workflow(
     session: AsyncSession,
     ctx: EngineContext,
@@ -52,7 +58,7 @@ async def start_workflow(
     pipeline_file = run.pipeline_file or project.pipeline_file
     check_pipeline_file(pipeline_file, "pipeline_file")
     repo = ctx.mirrors.for_project(project.id, project.repository_url)
-    sha = await asyncio.to_thread(sync_ref, repo, ref, run.commit_sha)
+    sha, message = await asyncio.to_thread(_resolve, repo, ref, run.commit_sha)
     projects = Project.__table__
     number = await session.scalar(
         update(projects)
@@ -73,6 +79,7 @@ async def start_workflow(
         ref_name=ref.name,
         branch_name=ref.branch_name,
         commit_sha=sha,
+        commit_message=message,
         pipeline_file=pipeline_file,
         triggered_by=run.triggered_by,
         parameters=dict(run.parameters),
@@ -88,6 +95,7 @@ async def start_workflow(
         workflow_id=workflow.id,
         project_id=project.id,
         yaml_file_path=pipeline_file,
+        triggerer_user_id=caller.uuid,
         created_at=now,
     )
     session.add(pipeline)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.models import Block, Job, Pipeline, Project, Workflow
@@ -13,6 +14,7 @@ from blockpost.db.paging import fetch_page
 from blockpost.errors import InvalidInput, NotFound
 from blockpost.services import projects
 from blockpost.services.principal import Principal
+from blockpost.timefmt import EPOCH_MAX, from_epoch
 
 
 async def visible_workflow(session: AsyncSession, caller: Principal, wf_id: str) -> Workflow:
@@ -40,18 +42,66 @@ async def describe_pipeline(
     return row[0], row[1]
 
 
+def unix_time(name: str, value: int | None) -> datetime | None:
+    """A `created_after`-style bound: Unix seconds, as Semaphore's lists take them."""
+    if value is None:
+        return None
+    if not 0 <= value <= EPOCH_MAX:
+        raise InvalidInput(name, f"must be a Unix timestamp between 0 and {EPOCH_MAX}")
+    return from_epoch(value)
+
+
+# Semaphore's git_ref_types values, by the ref_type a workflow stores
+GIT_REF_TYPES = {"branch": "branch", "tag": "tag", "pr": "pull-request"}
+
+
+def git_ref_types(values: list[str]) -> tuple[str, ...]:
+    """`git_ref_types`, given repeated or comma-separated (`branch,tag,pr`), as ref types."""
+    found = []
+    for value in (part.strip().lower() for item in values for part in item.split(",")):
+        if not value:
+            continue
+        if value not in GIT_REF_TYPES:
+            raise InvalidInput("git_ref_types", f"{value!r} is not one of branch, tag, pr")
+        found.append(GIT_REF_TYPES[value])
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class WorkflowFilter:
+    branch_name: str | None = None
+    requester_id: str | None = None
+    label: str | None = None  # the branch or tag name, or the pull request's number
+    git_ref_types: tuple[str, ...] = ()  # ref types: branch | tag | pull-request
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    def apply(self, query: Select[Any]) -> Select[Any]:
+        if self.branch_name:
+            query = query.where(Workflow.branch_name == self.branch_name)
+        if self.requester_id:
+            query = query.where(Workflow.requester_id == self.requester_id)
+        if self.label:
+            query = query.where(Workflow.ref_name == self.label)
+        if self.git_ref_types:
+            query = query.where(Workflow.ref_type.in_(self.git_ref_types))
+        return query
+
+
 async def list_workflows(
     session: AsyncSession,
     caller: Principal,
     project_ref: str,
-    branch_name: str | None,
+    where: WorkflowFilter,
     offset: int,
     limit: int,
 ) -> tuple[list[Workflow], int]:
     project = await projects.get_project(session, caller, project_ref)
-    query = select(Workflow).where(Workflow.project_id == project.id)
-    if branch_name:
-        query = query.where(Workflow.branch_name == branch_name)
+    query = where.apply(select(Workflow).where(Workflow.project_id == project.id))
+    if where.created_after is not None:
+        query = query.where(Workflow.created_at > where.created_after)
+    if where.created_before is not None:
+        query = query.where(Workflow.created_at < where.created_before)
     query = query.order_by(Workflow.created_at.desc(), Workflow.number.desc())
     return await fetch_page(session, query, offset, limit)
 
@@ -60,8 +110,8 @@ async def list_workflows(
 class PipelineFilter:
     project_id: str | None = None
     wf_id: str | None = None
-    branch_name: str | None = None
     yml_file_path: str | None = None
+    workflow: WorkflowFilter = WorkflowFilter()
     created_after: datetime | None = None
     created_before: datetime | None = None
     done_after: datetime | None = None
@@ -81,8 +131,7 @@ async def list_pipelines(
     if where.wf_id:
         workflow = await visible_workflow(session, caller, where.wf_id)
         query = query.where(Pipeline.workflow_id == workflow.id)
-    if where.branch_name:
-        query = query.where(Workflow.branch_name == where.branch_name)
+    query = where.workflow.apply(query)
     if where.yml_file_path:
         query = query.where(Pipeline.yaml_file_path == where.yml_file_path.removeprefix("./"))
     bounds = (
@@ -115,4 +164,16 @@ async def blocks_of(session: AsyncSession, pipeline_id: str) -> list[tuple[Block
     for job in jobs:
         if job.block_id in by_block:
             by_block[job.block_id].append(job)
+    # a block a partial rebuild kept as passed shows the jobs that passed it, which run
+    # under the same build request in the pipeline that was rebuilt
+    kept = {b.build_req_id: b.id for b in blocks if not by_block[b.id] and b.result == "passed"}
+    if kept:
+        earlier = await session.execute(
+            select(Block.build_req_id, Job)
+            .join(Job, Job.block_id == Block.id)
+            .where(Block.build_req_id.in_(kept), Block.pipeline_id != pipeline_id)
+            .order_by(Job.index)
+        )
+        for build_req_id, job in earlier.all():
+            by_block[kept[build_req_id]].append(job)
     return [(block, by_block[block.id]) for block in blocks]

@@ -33,6 +33,7 @@ class Workflow(Base):
     ref_name: Mapped[str] = mapped_column(String(1024))
     branch_name: Mapped[str] = mapped_column(String(1024))
     commit_sha: Mapped[str] = mapped_column(String(40))
+    commit_message: Mapped[str] = mapped_column(Text, default="")  # read from git at the start
     pipeline_file: Mapped[str] = mapped_column(String(1024))
     triggered_by: Mapped[str] = mapped_column(String(16), default="api")  # api | schedule
     parameters: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # env for every job
@@ -48,6 +49,8 @@ class Pipeline(Base):
         Index("ix_pipelines_project_created", "project_id", "created_at"),
         Index("ix_pipelines_state", "state"),
         Index("ix_pipelines_queue", "queue_key", "state"),
+        # partial rebuild's idempotency: one new pipeline per (original, request token)
+        UniqueConstraint("partial_rerun_of", "request_token"),
     )
 
     id: Mapped[str] = mapped_column(UUIDColumn, primary_key=True, default=new_uuid)
@@ -77,6 +80,12 @@ class Pipeline(Base):
     # set on a pipeline a promotion started
     promotion_of: Mapped[str | None] = mapped_column(UUIDColumn)
     promoted_by: Mapped[str] = mapped_column(String(255), default="")
+    # the uuid of the user who started this pipeline (workflow, promotion or partial
+    # rebuild); None for an auto-promotion, and for pipelines from before it was kept
+    triggerer_user_id: Mapped[str | None] = mapped_column(UUIDColumn)
+    # set on a pipeline a partial rebuild started, with the rebuild's request token
+    partial_rerun_of: Mapped[str | None] = mapped_column(UUIDColumn)
+    request_token: Mapped[str | None] = mapped_column(String(255))
     parameters: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     ancestors: Mapped[list[str]] = mapped_column(JSON, default=list)  # first pipeline first
     target_id: Mapped[str | None] = mapped_column(UUIDColumn)  # its secrets join every job

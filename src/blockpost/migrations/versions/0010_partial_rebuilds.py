@@ -1,4 +1,5 @@
-"""Reserved for issue 17 (partial rebuilds); filled in by the change that needs it.
+"""Partial rebuilds: the pipeline a rebuild started knows the one it reruns, and the
+request token that made it (one new pipeline per original and token).
 
 Revision ID: 0010
 Revises: 0009
@@ -7,6 +8,9 @@ Create Date: 2026-12-01 16:00:00.000000
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0010"
 down_revision = "0009"
 branch_labels = None
@@ -14,8 +18,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("pipelines") as batch:
+        batch.add_column(sa.Column("partial_rerun_of", sa.String(36), nullable=True))
+        batch.add_column(sa.Column("request_token", sa.String(255), nullable=True))
+        batch.create_unique_constraint(
+            batch.f("uq_pipelines_partial_rerun_of"), ["partial_rerun_of", "request_token"]
+        )
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("pipelines") as batch:
+        batch.drop_constraint(batch.f("uq_pipelines_partial_rerun_of"), type_="unique")
+        batch.drop_column("request_token")
+        batch.drop_column("partial_rerun_of")
