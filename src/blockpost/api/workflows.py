@@ -13,7 +13,6 @@ from blockpost.db.models import Workflow
 from blockpost.engine import runs
 from blockpost.services import projects, workflows
 from blockpost.services.workflows import WorkflowFilter, unix_time
-from blockpost.services.workflows import WorkflowFilter, unix_time
 from blockpost.timefmt import seconds_nanos
 
 router = APIRouter(prefix="/api/v1alpha/plumber-workflows", tags=["workflows"])
@@ -50,10 +49,6 @@ class RunOut(BaseModel):
 class Timestamp(BaseModel):
     seconds: int
     nanos: int
-
-
-# Semaphore's TriggeredBy of a workflow: describe shows its name, the list its number
-TRIGGERED_BY = {"hook": ("HOOK", 0), "schedule": ("SCHEDULE", 1), "api": ("API", 2)}
 
 
 # Semaphore's TriggeredBy of a workflow: describe shows its name, the list its number
