@@ -70,7 +70,8 @@ async def created(admin: httpx.AsyncClient) -> dict[str, Any]:
 async def test_create_as_the_cli_sends_it_answers_semaphores_shape(
     created: dict[str, Any],
 ) -> None:
-    assert created["apiVersion"] == "v1alpha" and created["kind"] == "Notification"
+    assert created["apiVersion"] == "v1alpha"
+    assert created["kind"] == "Notification"
     assert created["metadata"]["name"] == "aaa"
     assert created["metadata"]["create_time"].isdigit()
     rule = created["spec"]["rules"][0]
@@ -145,7 +146,8 @@ async def test_delete_answers_empty_then_the_notification_is_gone(
     admin: httpx.AsyncClient, created: dict[str, Any]
 ) -> None:
     response = await admin.delete(f"{API}/aaa")
-    assert response.status_code == 200 and response.json() == {}
+    assert response.status_code == 200
+    assert response.json() == {}
     assert (await admin.get(f"{API}/aaa")).status_code == 404
     assert (await admin.delete(f"{API}/aaa")).json() == {"message": "notification 'aaa' not found"}
 
@@ -225,10 +227,15 @@ def _with(change: dict[str, Any]) -> dict[str, Any]:
             "spec.rules.0.notify.webhook.secret: no global secret named 'no-such-secret'",
         ),
         ({"webhook.retries": 9}, "spec.rules.0.notify.webhook.retries: must be 0-5"),
-        ({"webhook.action": "delete"}, "spec.rules.0.notify.webhook.action: must be one of "
-         "post, put, patch"),
-        ({"webhook.timeout": "soon"}, "spec.rules.0.notify.webhook.timeout: "
-         "Input should be a valid integer, unable to parse string as an integer"),
+        (
+            {"webhook.action": "delete"},
+            "spec.rules.0.notify.webhook.action: must be one of post, put, patch",
+        ),
+        (
+            {"webhook.timeout": "soon"},
+            "spec.rules.0.notify.webhook.timeout: "
+            "Input should be a valid integer, unable to parse string as an integer",
+        ),
         ({"filter.projects": "cli"}, "spec.rules.0.filter.projects: Input should be a valid list"),
     ],
 )
