@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         pattern=r"^s1-[a-zA-Z0-9-_]+$",
         description="Agent type that runs jobs asking for a hosted machine (e1-standard-2, ...).",
     )
+    default_machine_type: str = Field(
+        default="s1-local",
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9-_]*$",
+        max_length=100,
+        description="Machine type of a standalone job that names none (`sem create job`).",
+    )
 
     git_timeout_seconds: float = Field(
         default=120, gt=0, le=3600, description="Longest a git fetch of a project may take."

@@ -1,28 +1,38 @@
-"""Jobs (`/api/v1alpha/jobs`) and their logs: describe, stop, plain text, events (live)."""
+"""Jobs (`/api/v1alpha/jobs`) and their logs: list, create, describe, stop, plain text, events."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from blockpost.api.deps import CallerDep, SessionDep, SettingsDep
+from blockpost.api.pagination import PageDep
+from blockpost.api.request_model import RequestModel
 from blockpost.db.models import Job
 from blockpost.dispatch import embedded, logs, queue, standalone
 from blockpost.dispatch.queue import FileSpec, JobSpec
 from blockpost.dispatch.wakeup import wait_any
 from blockpost.errors import InvalidInput
 from blockpost.services import projects
-from blockpost.services.jobs import stoppable_job, visible_job
+from blockpost.services.jobs import list_jobs, stoppable_job, visible_job
 from blockpost.timefmt import epoch_str
 
 router = APIRouter(tags=["jobs"])
 MAX_LOG_WAIT = 25.0
 STATES = {"pending": "PENDING", "queued": "QUEUED", "running": "RUNNING", "finished": "FINISHED"}
+# Semaphore's Job.Status.State enum: a query may name a state or give its number.
+STATE_NUMBERS = {str(number): state for number, state in enumerate(STATES)}
+
+
+def _epoch(value: datetime | None) -> str:
+    # Semaphore's gateway writes an unset int64 time as "0"; scripts do arithmetic on it.
+    return epoch_str(value) if value is not None else "0"
 
 
 def job_json(job: Job, waiting_reason: str | None = None) -> dict[str, Any]:
@@ -32,10 +42,10 @@ def job_json(job: Job, waiting_reason: str | None = None) -> dict[str, Any]:
         "metadata": {
             "name": job.name,
             "id": job.id,
-            "create_time": epoch_str(job.created_at),
-            "update_time": epoch_str(job.updated_at),
-            "start_time": epoch_str(job.started_at),
-            "finish_time": epoch_str(job.finished_at),
+            "create_time": _epoch(job.created_at),
+            "update_time": _epoch(job.updated_at),
+            "start_time": _epoch(job.started_at),
+            "finish_time": _epoch(job.finished_at),
         },
         "spec": {
             "project_id": job.project_id,
@@ -72,37 +82,47 @@ def job_json(job: Job, waiting_reason: str | None = None) -> dict[str, Any]:
             "state": STATES.get(job.state, job.state.upper()),
             "result_reason": job.result_reason or None,
             "waiting_reason": waiting_reason,
-            "agent": {"ip": job.agent_ip or None, "name": job.agent_name or None, "ports": []},
+            # "" until an agent takes the job, as Semaphore's strings are never null
+            "agent": {"ip": job.agent_ip, "name": job.agent_name, "ports": []},
         },
     }
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class NameValueIn(_In):
+class NameValueIn(RequestModel):
     name: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     value: str = Field(max_length=64 * 1024)
 
 
-class FileIn(_In):
+class FileIn(RequestModel):
     path: str = Field(min_length=1, max_length=1024)
     content: str = Field(max_length=4 * 1024 * 1024, description="base64")
 
 
-class MachineIn(_In):
-    type: str = Field(min_length=1, max_length=100)
+class MachineIn(RequestModel):
+    type: str = Field(
+        default="",
+        max_length=100,
+        description="Blank: the server's default machine type (`sem create job` sends none).",
+    )
     os_image: str = Field(default="", max_length=100)
 
 
-class AgentIn(_In):
-    machine: MachineIn
+class NamedIn(RequestModel):
+    name: str = Field(default="", max_length=255)
 
 
-class JobSpecIn(_In):
+class AgentIn(RequestModel):
+    machine: MachineIn = MachineIn()
+    # Standalone jobs cannot use these yet; named so that asking for them is refused, not
+    # dropped as unknown (a job meant for a container must not run on the host).
+    containers: list[dict[str, Any]] = []
+    image_pull_secrets: list[NamedIn] = []
+
+
+class JobSpecIn(RequestModel):
     project_id: str = Field(min_length=1, max_length=100)
-    agent: AgentIn
+    agent: AgentIn = AgentIn()
+    secrets: list[NamedIn] = []
     env_vars: list[NameValueIn] = Field(default=[], max_length=1000)
     files: list[FileIn] = Field(default=[], max_length=100)
     commands: list[str] = Field(min_length=1, max_length=1000)
@@ -111,13 +131,11 @@ class JobSpecIn(_In):
     epilogue_on_fail_commands: list[str] = Field(default=[], max_length=1000)
 
 
-class JobMetadataIn(_In):
+class JobMetadataIn(RequestModel):
     name: str = Field(min_length=1, max_length=255)
 
 
-class JobIn(_In):
-    apiVersion: str | None = None  # noqa: N815  (the sem CLI sends it)
-    kind: str | None = None
+class JobIn(RequestModel):
     metadata: JobMetadataIn
     spec: JobSpecIn
 
@@ -128,15 +146,56 @@ class LogEventsOut(BaseModel):
     finished: bool
 
 
+def _states(given: list[str]) -> list[str]:
+    if not given:
+        return list(STATES)
+    states = []
+    for value in given:
+        state = STATE_NUMBERS.get(value, value.lower())
+        if state not in STATES:
+            raise InvalidInput("states", f"{value!r} is not one of {', '.join(STATES.values())}")
+        states.append(state)
+    return states
+
+
+@router.get("/api/v1alpha/jobs")
+async def list_jobs_route(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    caller: CallerDep,
+    page: PageDep,
+    states: Annotated[
+        list[str],
+        Query(max_length=10, description="PENDING, QUEUED, RUNNING, FINISHED (repeat); none: all"),
+    ] = [],  # noqa: B006  (FastAPI copies a query default)
+) -> dict[str, list[dict[str, Any]]]:
+    """`{"jobs": [...]}` as `sem get jobs` reads it: jobs of the projects the caller can see,
+    newest first, in the given states."""
+    jobs, total = await list_jobs(session, caller, _states(states), page.offset, page.page_size)
+    page.headers(request, response, total)
+    return {"jobs": [job_json(job, await queue.waiting_reason(session, job)) for job in jobs]}
+
+
 @router.post("/api/v1alpha/jobs")
 async def create_job(
     body: JobIn, request: Request, session: SessionDep, settings: SettingsDep, caller: CallerDep
 ) -> dict[str, Any]:
-    """A standalone job (as `sem create job`): it queues for the agent type its machine names;
-    hosted machine types (e1-..., f1-...) go to the configured hosted agent type."""
+    """A standalone job (as `sem create job`): it queues for the agent type its machine names,
+    or the default machine type when it names none; hosted machine types (e1-..., f1-...) go
+    to the configured hosted agent type."""
+    unsupported = {
+        "spec.secrets": body.spec.secrets,
+        "spec.agent.containers": body.spec.agent.containers,
+        "spec.agent.image_pull_secrets": body.spec.agent.image_pull_secrets,
+    }
+    for field, given in unsupported.items():
+        if given:
+            raise InvalidInput(field, "is not supported for a standalone job; use a pipeline")
     project = await projects.runnable(session, caller, body.spec.project_id)
     machine = body.spec.agent.machine
-    agent_type = machine.type if machine.type.startswith("s1-") else settings.hosted_agent_type
+    machine_type = machine.type or settings.default_machine_type
+    agent_type = machine_type if machine_type.startswith("s1-") else settings.hosted_agent_type
     embedded.check(settings.embedded_policy, agent_type, caller.admin)
     files = []
     for index, item in enumerate(body.spec.files):
@@ -158,7 +217,7 @@ async def create_job(
             epilogue_always=body.spec.epilogue_always_commands,
             epilogue_on_pass=body.spec.epilogue_on_pass_commands,
             epilogue_on_fail=body.spec.epilogue_on_fail_commands,
-            machine_type=machine.type,
+            machine_type=machine_type,
             os_image=machine.os_image,
         ),
     )
@@ -197,20 +256,16 @@ async def _plain(job_id: str, session: SessionDep, caller: CallerDep) -> PlainTe
     return PlainTextResponse(logs.plain_text(await logs.events(session, job.id)))
 
 
-router.add_api_route(
-    "/jobs/{job_id}/plain_logs.json",
-    _plain,
-    methods=["GET"],
-    response_class=PlainTextResponse,
-    summary="Plain text log (Semaphore's UI path)",
-)
-router.add_api_route(
-    "/api/v1alpha/jobs/{job_id}/plain_logs.json",
-    _plain,
-    methods=["GET"],
-    response_class=PlainTextResponse,
-    summary="Plain text log",
-)
+# Semaphore's UI serves plain_logs.txt, and plain_logs.json for older links; both here too.
+for _prefix in ("", "/api/v1alpha"):
+    for _suffix in ("txt", "json"):
+        router.add_api_route(
+            f"{_prefix}/jobs/{{job_id}}/plain_logs.{_suffix}",
+            _plain,
+            methods=["GET"],
+            response_class=PlainTextResponse,
+            summary="Plain text log",
+        )
 
 
 @router.get("/api/v1alpha/logs/{job_id}", response_model=LogEventsOut)

@@ -1,10 +1,14 @@
-"""Which jobs a user may see and stop (as for their pipelines); jobs of no project: admins."""
+"""Which jobs a user may see, list and stop (as for their pipelines); jobs of no project: admins."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from blockpost.db.models import Job
+from blockpost.db.models import Job, Project
+from blockpost.db.paging import fetch_page
 from blockpost.errors import NotFound
 from blockpost.services import projects
 from blockpost.services.principal import Principal
@@ -32,3 +36,16 @@ async def stoppable_job(session: AsyncSession, caller: Principal, job_id: str) -
     if job.project_id is not None:
         await projects.runnable(session, caller, job.project_id)
     return job
+
+
+async def list_jobs(
+    session: AsyncSession, caller: Principal, states: Collection[str], offset: int, limit: int
+) -> tuple[list[Job], int]:
+    """Jobs in `states` (our lowercase ones) of the projects the caller can see, newest
+    first; jobs of no project are listed to administrators only, as they are described."""
+    query = select(Job).where(Job.state.in_(states))
+    if not caller.admin:
+        visible = select(Project.id).where(projects.visible_to(caller))
+        query = query.where(Job.project_id.in_(visible))
+    query = query.order_by(Job.created_at.desc(), Job.id.desc())
+    return await fetch_page(session, query, offset, limit)
