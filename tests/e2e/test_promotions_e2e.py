@@ -132,8 +132,10 @@ def test_build_promotes_itself_to_staging_and_by_hand_to_production(
                 f"{API}/promotions",
                 data={"pipeline_id": build["pipeline_id"], "name": "Production", "REGION": "eu"},
             )
-            assert promoted.status_code == 200, promoted.text
-            production = done(promoted.json()["pipeline_id"])
+            assert promoted.json() == "Promotion successfully triggered.", promoted.text
+            promos = api.get(f"{API}/promotions", params={"pipeline_id": build["pipeline_id"]})
+            (deploy,) = [p for p in promos.json() if p["name"] == "Production"]
+            production = done(deploy["scheduled_pipeline_id"])
             assert production["pipeline"]["result"] == "passed", production
             job_id = production["blocks"][0]["jobs"][0]["job_id"]
             assert "deploying to eu" in api.get(f"/jobs/{job_id}/plain_logs.json").text

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from blockpost.api.deps import AdminDep, CallerDep, SessionDep
+from blockpost.api.request_model import RequestModel
 from blockpost.dispatch import agent_types
 from blockpost.dispatch.agent_types import AgentTypeView
 from blockpost.timefmt import epoch_int
@@ -13,38 +14,34 @@ from blockpost.timefmt import epoch_int
 router = APIRouter(prefix="/api/v1alpha/self_hosted_agent_types", tags=["agent types"])
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# `sem` sends back what it read: `aws: {}`, `status`, metadata times; those are ignored.
 
 
-class NameSettingsIn(_In):
+class NameSettingsIn(RequestModel):
     assignment_origin: str | None = Field(default=None, max_length=40)
     release_after: int | None = Field(default=None, ge=0, le=10 * 365 * 86400)
 
 
-class SpecIn(_In):
+class SpecIn(RequestModel):
     agent_name_settings: NameSettingsIn = NameSettingsIn()
 
 
-class MetadataIn(_In):
+class MetadataIn(RequestModel):
     name: str = Field(min_length=1, max_length=100)
 
 
-class AgentTypeIn(_In):
-    apiVersion: str | None = None  # noqa: N815  (the sem CLI sends it)
-    kind: str | None = None
+class AgentTypeIn(RequestModel):
     metadata: MetadataIn
     spec: SpecIn = SpecIn()
 
 
-class AgentTypeUpdateIn(_In):
-    apiVersion: str | None = None  # noqa: N815
-    kind: str | None = None
-    metadata: dict[str, object] | None = None
+class AgentTypeUpdateIn(RequestModel):
+    """The name is the path's; the body's metadata is not read."""
+
     spec: SpecIn = SpecIn()
 
 
-class DisableIn(_In):
+class DisableIn(RequestModel):
     only_idle: bool = True
 
 

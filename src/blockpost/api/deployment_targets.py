@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.api.deps import CallerDep, SealerDep, SessionDep
+from blockpost.api.request_model import RequestModel
 from blockpost.db.models import Deployment, DeploymentTarget, Project
 from blockpost.errors import InvalidInput
 from blockpost.services import deployment_targets as targets
@@ -40,33 +41,33 @@ async def _project_in_query(
 ManagedTarget = Annotated[DeploymentTarget, Depends(_managed)]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SubjectRuleIn(_In):
+class SubjectRuleIn(RequestModel):
     type: str = Field(max_length=16)
     subject_id: str | None = Field(default=None, max_length=255)
     git_login: str | None = Field(default=None, max_length=255)
 
 
-class ObjectRuleIn(_In):
+class ObjectRuleIn(RequestModel):
     type: str = Field(max_length=16)
     match_mode: str | None = Field(default=None, max_length=16)
     pattern: str | None = Field(default=None, max_length=1024)
 
 
-class EnvVarIn(_In):
+class EnvVarIn(RequestModel):
     name: str = Field(min_length=1, max_length=255)
     value: str = Field(max_length=64 * 1024)
 
 
-class FileIn(_In):
+class FileIn(RequestModel):
     path: str = Field(min_length=1, max_length=1024)
     content: str = Field(max_length=4 * 1024 * 1024, description="base64")
 
 
-class TargetIn(_In):
+class TargetIn(RequestModel):
+    """Read-only fields a describe showed (`id`, `organization_id`, `state`, `active`,
+    `last_deployment`, times) are ignored; a secret value sent back as the md5 a describe
+    showed keeps the stored value."""
+
     name: str | None = Field(default=None, max_length=255)
     project_id: str | None = Field(default=None, max_length=100)
     unique_token: str | None = Field(default=None, min_length=1, max_length=255)

@@ -16,6 +16,7 @@ from blockpost.services import projects, workflows
 from blockpost.timefmt import seconds_nanos
 
 router = APIRouter(prefix="/api/v1alpha/promotions", tags=["promotions"])
+TRIGGERED = "Promotion successfully triggered."  # Semaphore's answer, word for word
 TRUE = {"true", "1", "yes"}
 FALSE = {"false", "0", "no", ""}
 
@@ -76,10 +77,12 @@ async def trigger_promotion(
             examples=[{"pipeline_id": "…", "name": "Production", "override": False}],
         ),
     ],
-) -> dict[str, Any] | JSONResponse:
-    """Starts the promotion's pipeline. 400 when the pipeline has not passed (unless
-    `override`), the name is no promotion of it, or a parameter is missing or not one of its
-    options; 403 when its deployment target refuses (recorded in the target's history)."""
+) -> str | JSONResponse:
+    """Starts the promotion's pipeline and answers Semaphore's `"Promotion successfully
+    triggered."` (the new pipeline is the promotion's `scheduled_pipeline_id`). 400 when the
+    pipeline has not passed (unless `override`), the name is no promotion of it, or a
+    parameter is missing or not one of its options; 403 when its deployment target refuses
+    (recorded in the target's history)."""
     pipeline = await projects.runnable_child(
         session, caller, Pipeline, _text(body, "pipeline_id"), "pipeline"
     )
@@ -99,4 +102,4 @@ async def trigger_promotion(
     if outcome.refused:
         # a normal return, so the refusal stays in the target's history
         return JSONResponse({"message": outcome.refused}, status_code=403)
-    return {"pipeline_id": outcome.promotion.scheduled_pipeline_id}
+    return TRIGGERED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import Sequence
@@ -102,6 +103,22 @@ def _objects(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return checked
 
 
+def _md5(value: str) -> str:
+    """The fingerprint describe shows of a secret value: as Semaphore's, the md5 of an env
+    var's value or of a file's content in base64."""
+    return hashlib.md5(value.encode()).hexdigest()
+
+
+def _kept(given: list[tuple[str, str]], current: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`given` with each value that is the md5 describe showed of the current value under the
+    same name replaced by that value: `sem edit` sends back what it was shown."""
+    old = dict(current)
+    return [
+        (key, old[key] if key in old and value.lower() == _md5(old[key]) else value)
+        for key, value in given
+    ]
+
+
 def _apply(
     target: DeploymentTarget, values: TargetFields, sealer: Sealer, caller: Principal
 ) -> None:
@@ -121,8 +138,12 @@ def _apply(
     if values.object_rules is not None:
         target.object_rules = _objects(values.object_rules)
     if values.env_vars is not None or values.files is not None:
-        given = check_contents(values.env_vars or [], values.files or [])
         current = SecretData.unseal(sealer, target.sealed)
+        current_files = [(path, base64.b64encode(data).decode()) for path, data in current.files]
+        given = check_contents(
+            _kept(values.env_vars or [], current.env_vars),
+            _kept(values.files or [], current_files),
+        )
         target.sealed = SecretData(
             given.env_vars if values.env_vars is not None else current.env_vars,
             given.files if values.files is not None else current.files,
@@ -142,11 +163,10 @@ async def shown_secrets(
     shown = await projects.may_run(session, caller, project)
     return {
         "env_vars": [
-            {"name": name, "value": hashlib.md5(value.encode()).hexdigest() if shown else None}
-            for name, value in data.env_vars
+            {"name": name, "value": _md5(value) if shown else None} for name, value in data.env_vars
         ],
         "files": [
-            {"path": path, "content": hashlib.md5(content).hexdigest() if shown else None}
+            {"path": path, "content": _md5(base64.b64encode(content).decode()) if shown else None}
             for path, content in data.files
         ],
     }
