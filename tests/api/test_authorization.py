@@ -303,7 +303,12 @@ PROJECT_RIGHTS = {
     ("POST", "/api/v1alpha/schedules/{schedule_id}/run_now"),
     ("POST", "/api/v1alpha/schedules/{schedule_id}/pause"),
     ("POST", "/api/v1alpha/schedules/{schedule_id}/unpause"),
+    ("POST", "/api/v1alpha/tasks?periodic_id={schedule_id}"),
+    ("DELETE", "/api/v1alpha/tasks/{schedule_id}"),
+    ("POST", "/api/v1alpha/tasks/{schedule_id}/run_now"),
 }
+# Semaphore answers 400 for a schedule (task) it cannot find, a hidden one included
+NOT_FOUND_IS_400 = ("/api/v1alpha/schedules", "/api/v1alpha/tasks")
 
 
 async def alices_project(
@@ -360,7 +365,7 @@ async def alices_project(
         "ppl_id": run.json()["pipeline_id"],
         "job_id": job.json()["metadata"]["id"],
         "target_id": target.json()["id"],
-        "schedule_id": schedule.json()["id"],
+        "schedule_id": schedule.json(),
     }
 
 
@@ -379,9 +384,11 @@ async def test_project_routes_that_need_a_right_refuse_before_reading_the_reques
     for method, path in sorted(PROJECT_RIGHTS):
         assert (method, path.partition("?")[0]) in routes, (method, path)
         url = path.format(**ids)
+        hidden_is_400 = status == 404 and path.startswith(NOT_FOUND_IS_400)
         for call in _calls(method, url):
             response = await bob.request(method, **call)
-            assert response.status_code == status, (method, url, call, response.text)
+            expected = 400 if hidden_is_400 else status
+            assert response.status_code == expected, (method, url, call, response.text)
             assert response.json()["message"]
     promoted = await bob.post(
         f"{API}/promotions", json={"pipeline_id": ids["ppl_id"], "name": 5, "override": []}
