@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import os
 import secrets
+import uuid
 from pathlib import Path
 from typing import Literal
 
@@ -196,6 +199,14 @@ class Settings(BaseSettings):
         if self.jobs_dir is not None:
             return self.jobs_dir.resolve()
         return self.data_dir.resolve().parent / "blockpost-jobs"
+
+    @property
+    def organization_id(self) -> str:
+        """The one organization's id (Semaphore's `org_id`): a UUID derived from the secret
+        key, so every replica of one installation agrees on it and nothing is stored."""
+        assert self.secret_key, "prepare_data_dir() gives every server a secret key"
+        digest = hmac.new(self.secret_key.encode(), b"organization", hashlib.sha256).digest()
+        return str(uuid.UUID(bytes=digest[:16], version=4))
 
     def prepare_data_dir(self) -> None:
         """Create the data dir (0700: only the server's user may enter) and make sure a

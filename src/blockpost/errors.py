@@ -42,5 +42,10 @@ class Conflict(BlockpostError):
     """The request clashes with the current state, e.g. a duplicate name."""
 
 
+class FailedPrecondition(BlockpostError):
+    """Well-formed, but the current state refuses it where Semaphore answers 422 (a
+    duplicate project name), not 409."""
+
+
 class Unavailable(BlockpostError):
     """Something the request needs from outside (a git repository) cannot be reached."""

@@ -283,7 +283,7 @@ async def test_ids_in_other_digits_or_past_the_column_name_nothing(
             "template_id: must be a template's number (at most 2147483647) or id"
         )
 
-    members = (await rig.api.get(f"{API}/projects/rig/members")).json()
+    members = (await rig.api.get(f"{API}/projects/rig/members")).json()["members"]
     assert [m["username"] for m in members] == ["admin", "bob"]
     workflows_after = len((await rig.api.get(WORKFLOWS, params={"project_id": "rig"})).json())
     assert workflows_after == workflows_before
@@ -341,7 +341,8 @@ async def test_integers_no_column_holds_are_a_400_naming_the_field(
     assert response.status_code == 400, response.text
     assert response.json()["message"].startswith(message), response.text
     assert [p["metadata"]["name"] for p in (await admin.get(PROJECTS)).json()] == ["p"]
-    assert [m["username"] for m in (await admin.get(f"{PROJECTS}/p/members")).json()] == ["admin"]
+    members = (await admin.get(f"{PROJECTS}/p/members")).json()["members"]
+    assert [m["username"] for m in members] == ["admin"]
 
 
 async def test_json_nested_deeper_than_32_levels_is_a_400_before_any_parse(

@@ -26,7 +26,9 @@ async def create(client: httpx.AsyncClient, name: str, **kwargs: Any) -> dict:
     return response.json()
 
 
-async def test_created_project_has_semaphores_shape_with_defaults(alice: httpx.AsyncClient) -> None:
+async def test_created_project_has_semaphores_shape_with_defaults(
+    alice: httpx.AsyncClient, app: FastAPI
+) -> None:
     me = (await alice.get("/api/user")).json()
     project = await create(alice, "web-app")
     assert project == {
@@ -37,11 +39,14 @@ async def test_created_project_has_semaphores_shape_with_defaults(alice: httpx.A
             "id": project["metadata"]["id"],
             "description": "web-app project",
             "owner_id": me["uuid"],
+            "org_id": app.state.settings.organization_id,
         },
         "spec": {
             "visibility": "private",
             "repository": {
                 "url": "https://git.example.com/team/app.git",
+                "name": "app",
+                "owner": "team",
                 "run_on": ["branches", "tags"],
                 "forked_pull_requests": {"allowed_secrets": [], "allowed_contributors": []},
                 "pipeline_file": ".semaphore/semaphore.yml",
@@ -138,16 +143,16 @@ async def test_delete_removes_the_project(alice: httpx.AsyncClient) -> None:
     assert (await alice.get(f"{PROJECTS}/doomed")).status_code == 404
 
 
-async def test_duplicate_names_conflict_and_store_nothing(
+async def test_duplicate_names_are_refused_with_semaphores_422_and_store_nothing(
     alice: httpx.AsyncClient, bob: httpx.AsyncClient
 ) -> None:
     await create(alice, "taken")
     clash = await bob.post(PROJECTS, json=project_body("taken"))
-    assert clash.status_code == 409
+    assert clash.status_code == 422
     assert clash.json() == {"message": "metadata.name: a project named 'taken' already exists"}
     await create(alice, "other")
     rename = await alice.patch(f"{PROJECTS}/other", json={"metadata": {"name": "taken"}})
-    assert rename.status_code == 409
+    assert rename.status_code == 422
     names = [p["metadata"]["name"] for p in (await alice.get(PROJECTS)).json()]
     assert names == ["other", "taken"]
     assert (await bob.get(PROJECTS)).json() == []
@@ -192,13 +197,16 @@ async def test_members_see_the_project_but_only_the_owner_manages_it(
     await create(alice, "shared")
     added = await alice.post(f"{PROJECTS}/shared/members", json={"username": "bob"})
     assert added.status_code == 201
-    assert added.json()["role"] == "member"
+    assert added.json()["roles"] == [
+        {"role_id": "member", "role_name": "Member", "source": "manually"}
+    ]
     again = await alice.post(f"{PROJECTS}/shared/members", json={"username": "bob"})
     assert again.status_code == 200
     assert (await bob.get(f"{PROJECTS}/shared")).status_code == 200
     assert [p["metadata"]["name"] for p in (await bob.get(PROJECTS)).json()] == ["shared"]
-    members = (await bob.get(f"{PROJECTS}/shared/members")).json()
-    assert [(m["username"], m["role"]) for m in members] == [("alice", "owner"), ("bob", "member")]
+    members = (await bob.get(f"{PROJECTS}/shared/members")).json()["members"]
+    roles = [(m["username"], m["roles"][0]["role_id"]) for m in members]
+    assert roles == [("alice", "owner"), ("bob", "member")]
 
     refused = await bob.patch(f"{PROJECTS}/shared", json={"metadata": {"description": "mine"}})
     assert refused.status_code == 403
@@ -287,8 +295,8 @@ BAD_BODIES = [
         "spec.visibility: Input should be",
     ),
     (
-        {"metadata": {"name": "x", "colour": "red"}, "spec": {"repository": {"url": "/r"}}},
-        "metadata.colour: is not a known field",
+        {"metadata": {"name": "x"}, "spec": {"repository": {"url": "/r", "whitelist": []}}},
+        "spec.repository.whitelist: Input should be a valid dictionary",
     ),
     (
         {"kind": "Secret", "metadata": {"name": "x"}, "spec": {"repository": {"url": "/r"}}},

@@ -16,6 +16,7 @@ from blockpost.dispatch.logs import LogFull, TooManyLines
 from blockpost.errors import (
     BlockpostError,
     Conflict,
+    FailedPrecondition,
     InvalidInput,
     NotAuthenticated,
     NotFound,
@@ -35,6 +36,7 @@ STATUS_OF: dict[type[BlockpostError], int] = {
     NotFound: 404,
     Conflict: 409,
     TooManyLines: 413,
+    FailedPrecondition: 422,
     LogFull: 422,
     Unavailable: 422,
     TooManyAttempts: 429,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from blockpost import storable
+from blockpost.api.request_model import RequestModel
 from blockpost.db.models import Project
-from blockpost.services.projects import ProjectFields
+from blockpost.dispatch.jobenv import repo_names
+from blockpost.services.projects import ROLE_NAMES, Member, ProjectFields
 
 RunOn = Literal["branches", "tags", "pull_requests", "forked_pull_requests", "draft_pull_requests"]
 Permission = Literal[
@@ -28,30 +30,17 @@ Name = Annotated[str, Field(min_length=1, max_length=255)]
 Names = Annotated[list[Name], Field(max_length=MAX_ITEMS)]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class WhitelistIn(_In):
+class WhitelistIn(RequestModel):
     branches: Names = []
     tags: Names = []
 
 
-class ForkedPullRequestsIn(_In):
+class ForkedPullRequestsIn(RequestModel):
     allowed_secrets: Names = []
     allowed_contributors: Names = []
 
 
-class PipelineFileIn(_In):
-    path: str = Field(max_length=1024)
-    level: str = Field(max_length=32)
-
-
-class RepositoryStatusIn(_In):
-    pipeline_files: list[PipelineFileIn] = Field(default=[], max_length=MAX_ITEMS)
-
-
-class RepositoryIn(_In):
+class RepositoryIn(RequestModel):
     url: str | None = Field(default=None, max_length=2048)
     run_on: list[RunOn] | None = Field(default=None, max_length=5)
     pipeline_file: Annotated[str | None, BeforeValidator(_blank_is_unset)] = Field(
@@ -60,12 +49,9 @@ class RepositoryIn(_In):
     whitelist: WhitelistIn | None = None
     forked_pull_requests: ForkedPullRequestsIn | None = None
     integration_type: Annotated[IntegrationType | None, BeforeValidator(_blank_is_unset)] = None
-    status: RepositoryStatusIn | None = Field(
-        default=None, description="Read-only (derived from pipeline_file); accepted and ignored."
-    )
 
 
-class SpecIn(_In):
+class SpecIn(RequestModel):
     visibility: Annotated[Visibility | None, BeforeValidator(_blank_is_unset)] = None
     repository: RepositoryIn | None = None
     custom_permissions: bool | None = None
@@ -73,14 +59,12 @@ class SpecIn(_In):
     attach_permissions: list[Permission] | None = Field(default=None, max_length=6)
 
 
-class MetadataIn(_In):
+class MetadataIn(RequestModel):
     name: str | None = Field(default=None, max_length=100)
     description: str | None = Field(default=None, max_length=10_000)
-    id: str | None = Field(default=None, max_length=64, description="Read-only; ignored.")
-    owner_id: str | None = Field(default=None, max_length=64, description="Read-only; ignored.")
 
 
-class ProjectIn(_In):
+class ProjectIn(RequestModel):
     apiVersion: Literal["v1alpha"] = "v1alpha"  # noqa: N815  (Semaphore's key)
     kind: Literal["Project"] = "Project"
     metadata: MetadataIn = MetadataIn()
@@ -111,6 +95,7 @@ class ProjectMetadataOut(BaseModel):
     id: str
     description: str
     owner_id: str
+    org_id: str
 
 
 class PipelineFileOut(BaseModel):
@@ -134,6 +119,8 @@ class ForkedPullRequestsOut(BaseModel):
 
 class RepositoryOut(BaseModel):
     url: str
+    name: str
+    owner: str
     run_on: list[str]
     forked_pull_requests: ForkedPullRequestsOut
     pipeline_file: str
@@ -157,18 +144,22 @@ class ProjectOut(BaseModel):
     spec: ProjectSpecOut
 
     @classmethod
-    def of(cls, project: Project) -> ProjectOut:
+    def of(cls, project: Project, org_id: str) -> ProjectOut:
+        name, slug = repo_names(project.repository_url)
         return cls(
             metadata=ProjectMetadataOut(
                 name=project.name,
                 id=project.id,
                 description=project.description,
                 owner_id=project.owner.uuid,
+                org_id=org_id,
             ),
             spec=ProjectSpecOut(
                 visibility=project.visibility,
                 repository=RepositoryOut(
                     url=project.repository_url,
+                    name=name,
+                    owner=slug.rpartition("/")[0],
                     run_on=project.run_on,
                     forked_pull_requests=ForkedPullRequestsOut(
                         **{"allowed_secrets": [], "allowed_contributors": []}
@@ -190,14 +181,43 @@ class ProjectOut(BaseModel):
         )
 
 
-class MemberIn(_In):
+class MemberIn(RequestModel):
     user_id: int | None = Field(default=None, ge=1, le=storable.INT_MAX)
     username: str | None = Field(default=None, min_length=1, max_length=64)
 
 
+class RoleIn(RequestModel):
+    role_id: str = Field(min_length=1, max_length=64, description="`member` (or `Member`)")
+
+
+class RoleBindingOut(BaseModel):
+    role_id: str
+    role_name: str
+    source: str = "manually"
+
+
 class MemberOut(BaseModel):
-    user_id: int
-    uuid: str
-    username: str
+    """Semaphore's member: `id` is the user's uuid; our additions are user_id and username."""
+
+    id: str
+    subject_type: str = "user"
     name: str
-    role: Literal["owner", "member"]
+    roles: list[RoleBindingOut]
+    user_id: int
+    username: str
+
+    @classmethod
+    def of(cls, member: Member) -> MemberOut:
+        user = member.user
+        role = RoleBindingOut(role_id=member.role, role_name=ROLE_NAMES[member.role])
+        return cls(
+            id=user.uuid,
+            name=user.name or user.username,
+            roles=[role],
+            user_id=user.id,
+            username=user.username,
+        )
+
+
+class MembersOut(BaseModel):
+    members: list[MemberOut]

@@ -8,10 +8,17 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from blockpost.api.deps import CallerDep, SessionDep, SettingsDep
 from blockpost.api.pagination import PageDep
-from blockpost.api.project_schemas import MemberIn, MemberOut, ProjectIn, ProjectOut
+from blockpost.api.project_schemas import (
+    MemberIn,
+    MemberOut,
+    MembersOut,
+    ProjectIn,
+    ProjectOut,
+    RoleIn,
+)
 from blockpost.db.models import Project
+from blockpost.errors import NotFound
 from blockpost.services import projects
-from blockpost.services.projects import Member
 
 router = APIRouter(prefix="/api/v1alpha/projects", tags=["projects"])
 
@@ -23,21 +30,19 @@ async def _managed(project: str, session: SessionDep, caller: CallerDep) -> Proj
 ManagedProject = Annotated[Project, Depends(_managed)]
 
 
-def _member_out(member: Member) -> MemberOut:
-    user = member.user
-    return MemberOut(
-        user_id=user.id, uuid=user.uuid, username=user.username, name=user.name, role=member.role
-    )
-
-
 @router.get("", response_model=list[ProjectOut])
 async def list_projects(
-    request: Request, response: Response, session: SessionDep, caller: CallerDep, page: PageDep
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    caller: CallerDep,
+    page: PageDep,
+    settings: SettingsDep,
 ) -> list[ProjectOut]:
-    """Projects the caller can see, by name, 30 to a page with a `link` header."""
+    """Projects the caller can see, by name, 30 to a page with paging headers."""
     rows, total = await projects.list_projects(session, caller, page.offset, page.page_size)
     page.headers(request, response, total)
-    return [ProjectOut.of(project) for project in rows]
+    return [ProjectOut.of(project, settings.organization_id) for project in rows]
 
 
 @router.post("", response_model=ProjectOut)
@@ -48,15 +53,17 @@ async def create_project(
     repository (https, ssh, git); paths on the server only with
     BLOCKPOST_ALLOW_LOCAL_REPOSITORIES=true."""
     allow_local = settings.allow_local_repositories
-    return ProjectOut.of(
-        await projects.create_project(session, caller, body.fields(), allow_local=allow_local)
-    )
+    created = await projects.create_project(session, caller, body.fields(), allow_local=allow_local)
+    return ProjectOut.of(created, settings.organization_id)
 
 
 @router.get("/{project}", response_model=ProjectOut)
-async def describe_project(project: str, session: SessionDep, caller: CallerDep) -> ProjectOut:
+async def describe_project(
+    project: str, session: SessionDep, caller: CallerDep, settings: SettingsDep
+) -> ProjectOut:
     """`project` is the project's id or name."""
-    return ProjectOut.of(await projects.get_project(session, caller, project))
+    found = await projects.get_project(session, caller, project)
+    return ProjectOut.of(found, settings.organization_id)
 
 
 @router.patch("/{project}", response_model=ProjectOut)
@@ -69,7 +76,7 @@ async def update_project(
     changed = await projects.update_project(
         session, project, body.fields(), allow_local=allow_local
     )
-    return ProjectOut.of(changed)
+    return ProjectOut.of(changed, settings.organization_id)
 
 
 @router.delete("/{project}")
@@ -79,10 +86,11 @@ async def delete_project(project: ManagedProject, session: SessionDep) -> dict[s
     return {}
 
 
-@router.get("/{project}/members", response_model=list[MemberOut])
-async def list_members(project: str, session: SessionDep, caller: CallerDep) -> list[MemberOut]:
-    """The owner first, then members by username."""
-    return [_member_out(m) for m in await projects.list_members(session, caller, project)]
+@router.get("/{project}/members", response_model=MembersOut)
+async def list_members(project: str, session: SessionDep, caller: CallerDep) -> MembersOut:
+    """The owner first, then members by username, in Semaphore's `{"members": [...]}`."""
+    members = await projects.list_members(session, caller, project)
+    return MembersOut(members=[MemberOut.of(m) for m in members])
 
 
 @router.post("/{project}/members", response_model=MemberOut)
@@ -94,11 +102,31 @@ async def add_member(
         session, project, user_id=body.user_id, username=body.username
     )
     response.status_code = 201 if added else 200
-    return _member_out(member)
+    return MemberOut.of(member)
+
+
+@router.put("/{project}/members/{subject_id}/role")
+async def assign_role(
+    project: ManagedProject, subject_id: str, body: RoleIn, session: SessionDep
+) -> dict[str, str]:
+    """Semaphore's role assignment: makes the user (uuid, id or username) a member."""
+    projects.member_role(body.role_id)
+    user = await projects.find_user(session, subject_id)
+    if user is None:
+        raise NotFound(f"user {subject_id!r} not found")
+    await projects.add_member(session, project, user=user)
+    return {"status": "assigned"}
+
+
+@router.delete("/{project}/members/{subject_id}/role")
+async def retract_role(project: ManagedProject, subject_id: str, session: SessionDep) -> bool:
+    """Semaphore's role retraction: the user is no longer a member (answers `true`)."""
+    await projects.remove_member(session, project, subject_id)
+    return True
 
 
 @router.delete("/{project}/members/{user}")
 async def remove_member(project: ManagedProject, user: str, session: SessionDep) -> dict[str, str]:
-    """`user` is a user id or username; the owner cannot be removed."""
+    """`user` is a user uuid, id or username; the owner cannot be removed."""
     await projects.remove_member(session, project, user)
     return {}

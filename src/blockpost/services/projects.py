@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from blockpost import storable
 from blockpost.db.models import Project, ProjectMember, User
 from blockpost.db.paging import fetch_page
-from blockpost.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from blockpost.errors import FailedPrecondition, InvalidInput, NotFound, PermissionDenied
 from blockpost.services.principal import Principal
 
 DEFAULT_PIPELINE_FILE = ".semaphore/semaphore.yml"
@@ -218,7 +218,7 @@ async def manageable(session: AsyncSession, caller: Principal, id_or_name: str) 
 async def _ensure_name_free(session: AsyncSession, name: str, except_id: str | None = None) -> None:
     clash = await session.scalar(select(Project.id).where(Project.name == name))
     if clash is not None and clash != except_id:
-        raise Conflict(f"metadata.name: a project named {name!r} already exists")
+        raise FailedPrecondition(f"metadata.name: a project named {name!r} already exists")
 
 
 def _apply(project: Project, values: ProjectFields, allow_local: bool) -> None:
@@ -265,8 +265,11 @@ async def update_project(
     session: AsyncSession, project: Project, values: ProjectFields, *, allow_local: bool
 ) -> Project:
     """`project` as `manageable` returned it."""
+    if values.name is not None:
+        # before the change: the check's SELECT would flush the clashing name first
+        check_name(values.name)
+        await _ensure_name_free(session, values.name, except_id=project.id)
     _apply(project, values, allow_local)
-    await _ensure_name_free(session, project.name, except_id=project.id)
     await session.flush()
     return project
 
@@ -274,6 +277,11 @@ async def update_project(
 async def delete_project(session: AsyncSession, project: Project) -> None:
     await session.delete(project)
     await session.flush()
+
+
+# A project's roles: the owner (who created it) and members, who may run its work.
+OWNER, MEMBER = "owner", "member"
+ROLE_NAMES = {OWNER: "Owner", MEMBER: "Member"}
 
 
 @dataclass(frozen=True)
@@ -292,7 +300,7 @@ async def list_members(session: AsyncSession, caller: Principal, id_or_name: str
         .where(ProjectMember.project_id == project.id)
         .order_by(User.username)
     )
-    return [Member(owner, "owner"), *(Member(user, "member") for user in rows)]
+    return [Member(owner, OWNER), *(Member(user, MEMBER) for user in rows)]
 
 
 async def _user_by_ref(session: AsyncSession, user_id: int | None, username: str | None) -> User:
@@ -309,29 +317,47 @@ async def _user_by_ref(session: AsyncSession, user_id: int | None, username: str
     return user
 
 
+async def find_user(session: AsyncSession, ref: str) -> User | None:
+    """A user by uuid (Semaphore's subject id), integer id or username."""
+    if _is_uuid(ref):
+        return await session.scalar(select(User).where(User.uuid == str(uuid.UUID(ref))))
+    user_id = storable.whole_number(ref)
+    if user_id is not None:
+        return await session.get(User, user_id)
+    return await session.scalar(select(User).where(User.username == ref))
+
+
+def member_role(role_ref: str) -> str:
+    """The role a `role_id` names (by id or name, any case); only members can be assigned."""
+    role = next((r for r, name in ROLE_NAMES.items() if role_ref.lower() in (r, name.lower())), "")
+    if role == OWNER:
+        raise InvalidInput("role_id", "the owner role comes with creating the project")
+    if role != MEMBER:
+        raise InvalidInput("role_id", f"no role {role_ref!r}; the assignable role is 'member'")
+    return role
+
+
 async def add_member(
     session: AsyncSession,
     project: Project,
     *,
     user_id: int | None = None,
     username: str | None = None,
+    user: User | None = None,
 ) -> tuple[Member, bool]:
     """Returns the member and whether it was newly added (adding twice is not an error)."""
-    user = await _user_by_ref(session, user_id, username)
+    user = user or await _user_by_ref(session, user_id, username)
     if user.id == project.owner_id:
-        return Member(user, "owner"), False
+        return Member(user, OWNER), False
     if await session.get(ProjectMember, (project.id, user.id)) is not None:
-        return Member(user, "member"), False
+        return Member(user, MEMBER), False
     session.add(ProjectMember(project_id=project.id, user_id=user.id))
     await session.flush()
-    return Member(user, "member"), True
+    return Member(user, MEMBER), True
 
 
 async def remove_member(session: AsyncSession, project: Project, user_ref: str) -> None:
-    user_id = storable.whole_number(user_ref)
-    user = await session.scalar(
-        select(User).where(User.id == user_id if user_id is not None else User.username == user_ref)
-    )
+    user = await find_user(session, user_ref)
     if user is not None and user.id == project.owner_id:
         raise InvalidInput("user", "the owner cannot be removed from the project")
     membership = user and await session.get(ProjectMember, (project.id, user.id))
