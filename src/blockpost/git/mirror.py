@@ -96,7 +96,7 @@ class Repository:
                 )
             except _GitFailed as exc:
                 raise Unavailable(
-                    f"cannot fetch repository {self.url}: {_last_line(exc)}"
+                    f"spec.repository.url: cannot fetch {self.url}: {_git_reason(exc)}"
                 ) from None
 
     def _ref_sha(self, ref: str) -> str | None:
@@ -164,9 +164,13 @@ class _GitFailed(Exception):
     pass
 
 
-def _last_line(exc: Exception) -> str:
-    lines = [line for line in str(exc).splitlines() if line.strip()]
-    return lines[-1] if lines else "git failed"
+def _git_reason(exc: Exception) -> str:
+    """git's first fatal line, without its prefixes: its closing lines are advice ("Please
+    make sure you have the correct access rights and the repository exists.")."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    fatal = next((line for line in lines if line.startswith(("fatal:", "error:"))), None)
+    reason = (fatal or (lines[-1] if lines else "git failed")).split(":", 1)[-1].strip()
+    return re.sub(r"^unable to access '[^']*': ", "", reason)
 
 
 class Mirrors:
