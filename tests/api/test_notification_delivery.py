@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -94,14 +94,28 @@ async def rig(app: FastAPI, admin: httpx.AsyncClient, tmp_path: Path) -> AsyncIt
     await made.close()
 
 
-def notifier(app: FastAPI, *, allow_private: bool = True) -> Notifier:
-    options = SenderOptions(
-        server_url="https://ci.example.com",
-        organization="blockpost",
-        allow_private=allow_private,
-        backoff=0.0,  # a retry is due at once: each run_once is one more attempt
-    )
-    return Notifier(app.state.db, app.state.sealer, options)
+MakeNotifier = Callable[..., Notifier]
+
+
+@pytest.fixture
+async def notifier(app: FastAPI) -> AsyncIterator[MakeNotifier]:
+    """Notifiers whose retries are due at once (each run_once is one more attempt); each
+    lets go of the leader lock at the end (on PostgreSQL it would outlive the test)."""
+    made: list[Notifier] = []
+
+    def make(*, allow_private: bool = True) -> Notifier:
+        options = SenderOptions(
+            server_url="https://ci.example.com",
+            organization="blockpost",
+            allow_private=allow_private,
+            backoff=0.0,
+        )
+        made.append(Notifier(app.state.db, app.state.sealer, options))
+        return made[-1]
+
+    yield make
+    for sender in made:
+        await sender.stop()
 
 
 async def notify(client: httpx.AsyncClient, name: str, rule: dict[str, Any]) -> None:
@@ -140,7 +154,7 @@ async def signing_secret(admin: httpx.AsyncClient) -> str:
 
 
 async def test_slack_and_signed_webhook_are_delivered_with_a_retry_after_a_500(
-    app: FastAPI, rig: EngineRig, receiver: Receiver, signing_secret: str
+    notifier: MakeNotifier, rig: EngineRig, receiver: Receiver, signing_secret: str
 ) -> None:
     receiver.script["/hook"] = [500, 200]
     await notify(
@@ -172,7 +186,7 @@ async def test_slack_and_signed_webhook_are_delivered_with_a_retry_after_a_500(
     ]
     assert await deliveries(rig.api, "elsewhere") == []
 
-    sender = notifier(app)
+    sender = notifier()
     assert await sender.run_once() == 3
     hook = next(d for d in await deliveries(rig.api, "team") if d["kind"] == "webhook")
     assert (hook["state"], hook["attempts"], hook["status_code"]) == ("pending", 1, 500)
@@ -234,7 +248,7 @@ async def test_slack_and_signed_webhook_are_delivered_with_a_retry_after_a_500(
 
 
 async def test_a_4xx_fails_at_once_and_a_5xx_fails_after_the_last_retry(
-    app: FastAPI, rig: EngineRig, receiver: Receiver
+    notifier: MakeNotifier, rig: EngineRig, receiver: Receiver
 ) -> None:
     receiver.script["/gone"] = [404]
     receiver.script["/down"] = [503]
@@ -250,7 +264,7 @@ async def test_a_4xx_fails_at_once_and_a_5xx_fails_after_the_last_retry(
         },
     )
     await finish_a_pipeline(rig, {"lint": "failed"})
-    sender = notifier(app)
+    sender = notifier()
     for _ in range(4):
         await sender.run_once()
     log = {d["kind"]: d for d in await deliveries(rig.api, "failing")}
@@ -265,7 +279,7 @@ async def test_a_4xx_fails_at_once_and_a_5xx_fails_after_the_last_retry(
 
 
 async def test_a_private_address_is_refused_when_sent_without_the_setting(
-    app: FastAPI, rig: EngineRig, receiver: Receiver
+    notifier: MakeNotifier, rig: EngineRig, receiver: Receiver
 ) -> None:
     await notify(
         rig.api,
@@ -273,7 +287,7 @@ async def test_a_private_address_is_refused_when_sent_without_the_setting(
         {"filter": {"projects": ["rig"]}, "notify": {"webhook": {"endpoint": receiver.url("/")}}},
     )
     await finish_a_pipeline(rig)
-    await notifier(app, allow_private=False).run_once()
+    await notifier(allow_private=False).run_once()
     [delivery] = await deliveries(rig.api, "local")
     assert delivery["state"] == "failed"
     assert delivery["error"] == (
@@ -284,7 +298,7 @@ async def test_a_private_address_is_refused_when_sent_without_the_setting(
 
 
 async def test_a_deleted_signing_secret_fails_the_delivery_instead_of_sending_unsigned(
-    app: FastAPI, rig: EngineRig, receiver: Receiver, signing_secret: str
+    notifier: MakeNotifier, rig: EngineRig, receiver: Receiver, signing_secret: str
 ) -> None:
     await notify(
         rig.api,
@@ -296,7 +310,7 @@ async def test_a_deleted_signing_secret_fails_the_delivery_instead_of_sending_un
     )
     await finish_a_pipeline(rig)
     assert (await rig.api.delete(f"/api/v1beta/secrets/{signing_secret}")).status_code == 200
-    await notifier(app).run_once()
+    await notifier().run_once()
     [delivery] = await deliveries(rig.api, "signed")
     assert delivery["state"] == "failed"
     assert delivery["error"] == "webhook secret 'hook-key': no global secret of that name"
