@@ -133,6 +133,7 @@ async def test_auto_and_manual_promotions_start_pipelines_in_the_workflow(rig: E
         data={"pipeline_id": ids["pipeline_id"], "name": "Production", "DEPLOY_ENV": "eu"},
     )
     assert done.status_code == 200, done.text
+    assert done.json() == "Promotion successfully triggered."  # Semaphore's answer
     await rig.settle()
     taken = await rig.take()
     assert taken.name == "deploy"
