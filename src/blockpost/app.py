@@ -28,6 +28,7 @@ from blockpost.api import (
     snapshots,
     tasks,
     tokens,
+    troubleshoot,
     users,
     workflows,
     yaml,
@@ -148,6 +149,7 @@ def create_app(settings: Settings) -> FastAPI:
         snapshots,
         notifications,
         dashboards,
+        troubleshoot,
     ):
         app.include_router(module.router)
     meta.mount_swagger_assets(app)

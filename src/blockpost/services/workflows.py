@@ -177,3 +177,23 @@ async def blocks_of(session: AsyncSession, pipeline_id: str) -> list[tuple[Block
         for build_req_id, job in earlier.all():
             by_block[kept[build_req_id]].append(job)
     return [(block, by_block[block.id]) for block in blocks]
+
+
+async def job_context(
+    session: AsyncSession, caller: Principal, job_id: str
+) -> tuple[Job, Block, Pipeline, Workflow]:
+    """A pipeline job the caller may see with its block, pipeline and workflow; a
+    standalone job has none of them and is not found here."""
+    row = (
+        await session.execute(
+            select(Job, Block, Pipeline, Workflow)
+            .join(Block, Block.id == Job.block_id)
+            .join(Pipeline, Pipeline.id == Job.pipeline_id)
+            .join(Workflow, Workflow.id == Pipeline.workflow_id)
+            .join(Project, Project.id == Pipeline.project_id)
+            .where(Job.id == job_id, projects.visible_to(caller))
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"job {job_id!r} not found")
+    return row[0], row[1], row[2], row[3]
