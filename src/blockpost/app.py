@@ -19,6 +19,7 @@ from blockpost.api import (
     deployment_targets,
     jobs,
     meta,
+    notifications,
     periodic_tasks,
     pipelines,
     projects,
