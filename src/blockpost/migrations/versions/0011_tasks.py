@@ -33,11 +33,14 @@ def _rewrite_parameters(convert: Any) -> None:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("schedules", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("description", sa.Text(), nullable=False, server_default=""))
-        batch_op.add_column(
-            sa.Column("recurring", sa.Boolean(), nullable=False, server_default=sa.true())
-        )
+    # plain ADD COLUMN, not a batch: on SQLite a batch rebuilds the table, and dropping the
+    # old schedules table would cascade to the triggers
+    op.add_column(
+        "schedules", sa.Column("description", sa.Text(), nullable=False, server_default="")
+    )
+    op.add_column(
+        "schedules", sa.Column("recurring", sa.Boolean(), nullable=False, server_default=sa.true())
+    )
     # {NAME: value} becomes Semaphore's definitions, the value their default
     _rewrite_parameters(
         lambda values: [
@@ -51,23 +54,23 @@ def upgrade() -> None:
             for name, value in values.items()
         ]
     )
-    with op.batch_alter_table("schedule_triggers", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("reference", sa.String(length=1024), nullable=False, server_default="")
-        )
-        batch_op.add_column(
-            sa.Column("parameter_values", sa.JSON(), nullable=False, server_default=sa.text("'[]'"))
-        )
+    op.add_column(
+        "schedule_triggers",
+        sa.Column("reference", sa.String(length=1024), nullable=False, server_default=""),
+    )
+    op.add_column(
+        "schedule_triggers",
+        sa.Column("parameter_values", sa.JSON(), nullable=False, server_default=sa.text("'[]'")),
+    )
     op.execute("UPDATE schedule_triggers SET reference = 'refs/heads/' || branch")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("schedule_triggers", schema=None) as batch_op:
-        batch_op.drop_column("parameter_values")
-        batch_op.drop_column("reference")
+    op.drop_column("schedule_triggers", "parameter_values")
+    op.drop_column("schedule_triggers", "reference")
     _rewrite_parameters(
         lambda definitions: {item["name"]: item.get("default_value", "") for item in definitions}
     )
-    with op.batch_alter_table("schedules", schema=None) as batch_op:
-        batch_op.drop_column("recurring")
-        batch_op.drop_column("description")
+    # plain DROP COLUMN (SQLite 3.35+), not a batch, for the reason upgrade gives
+    op.drop_column("schedules", "recurring")
+    op.drop_column("schedules", "description")
