@@ -119,3 +119,45 @@ async def test_only_a_done_pipeline_that_did_not_pass_can_be_rebuilt(rig: Engine
     assert "request_token" in no_token.json()["message"]
     unknown = await sem_rebuild(rig, "00000000-0000-0000-0000-000000000000", "x")
     assert unknown.status_code == 404
+
+
+async def test_rebuilding_a_deployment_asks_its_target_again(rig: EngineRig) -> None:
+    deploy = pipeline_yaml(block("Deploy", "deploy", extra="    dependencies: []\n"))
+    rig.repo.commit(
+        {
+            ".semaphore/semaphore.yml": YAML
+            + "promotions:\n  - name: Prod\n    pipeline_file: deploy.yml\n"
+            + "    deployment_target: prod\n",
+            ".semaphore/deploy.yml": deploy,
+        },
+        "deploy",
+    )
+    target = await rig.api.post(
+        f"{API}/deployment_targets",
+        params={"project_id": rig.project_id},
+        json={"name": "prod", "unique_token": "t-prod"},
+    )
+    assert target.status_code == 200, target.text
+    ids = await rig.run()
+    await rig.run_jobs()
+    promoted = await rig.api.post(
+        f"{API}/promotions", json={"pipeline_id": ids["pipeline_id"], "name": "Prod"}
+    )
+    assert promoted.status_code == 200, promoted.text
+    await rig.run_jobs({"deploy": "failed"})
+    (deployment, _) = (
+        await rig.api.get(f"{API}/pipelines", params={"wf_id": ids["workflow_id"]})
+    ).json()
+    assert (deployment["result"], deployment["promotion_of"]) == ("FAILED", ids["pipeline_id"])
+
+    await rig.api.patch(f"{API}/deployment_targets/{target.json()['id']}/deactivate")
+    refused = await sem_rebuild(rig, deployment["ppl_id"], "r1")
+    assert refused.status_code == 403
+    assert "deactivated" in refused.json()["message"]
+
+    await rig.api.patch(f"{API}/deployment_targets/{target.json()['id']}/activate")
+    allowed = await sem_rebuild(rig, deployment["ppl_id"], "r2")
+    assert allowed.status_code == 200, allowed.text
+    assert await rig.run_jobs() == ["deploy"]
+    rebuilt = (await rig.pipeline(allowed.json()["pipeline_id"], detailed=False))["pipeline"]
+    assert (rebuilt["result"], rebuilt["promotion_of"]) == ("passed", ids["pipeline_id"])

@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from blockpost.db.models import Block, Pipeline
+from blockpost.db.models import Block, DeploymentTarget, Pipeline, Workflow
 from blockpost.dispatch.queue import wake_engine
+from blockpost.engine import targets
 from blockpost.engine.context import EngineContext
-from blockpost.errors import InvalidInput
+from blockpost.errors import InvalidInput, PermissionDenied
 from blockpost.services.principal import Principal
 from blockpost.timefmt import utcnow
 
@@ -37,6 +38,14 @@ async def partial_rebuild(
         )
     if original.result == "passed":
         raise InvalidInput("pipeline_id", "Pipelines which passed can not be partial rebuilt.")
+    if original.target_id:
+        # the rebuild gets the target's secrets: its rules apply as to a promotion
+        target = await session.get(DeploymentTarget, original.target_id)
+        workflow = await session.get(Workflow, original.workflow_id)
+        assert workflow is not None  # pipelines go with their workflow
+        refused = await targets.refusal(session, target, workflow, caller) if target else ""
+        if refused:
+            raise PermissionDenied(f"Access to deployment target denied: {refused}")
     # Two requests with one token at the same moment: the (partial_rerun_of, request_token)
     # unique constraint refuses the second with 409, and its retry gets the first's pipeline.
     pipeline = Pipeline(
