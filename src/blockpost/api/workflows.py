@@ -52,7 +52,12 @@ class Timestamp(BaseModel):
 
 
 # Semaphore's TriggeredBy of a workflow: describe shows its name, the list its number
-TRIGGERED_BY = {"hook": ("HOOK", 0), "schedule": ("SCHEDULE", 1), "api": ("API", 2)}
+TRIGGERED_BY = {
+    "hook": ("HOOK", 0),
+    "schedule": ("SCHEDULE", 1),
+    "api": ("API", 2),
+    "manual_run": ("MANUAL_RUN", 3),
+}
 
 
 class WorkflowOut(BaseModel):
