@@ -29,7 +29,8 @@ async def test_openapi_documents_the_token_header(anon: httpx.AsyncClient) -> No
         "type": "apiKey",
         "in": "header",
         "name": "Authorization",
-        "description": "`Token <api token>` or `Bearer <api token>`",
+        "description": "The API token: paste it alone, "
+        "or as `Token <api token>` or `Bearer <api token>`",
     }
     assert spec["paths"]["/api/v1alpha/projects"]["get"]["security"] == [{"api_token": []}]
 

@@ -56,9 +56,13 @@ def _credentials(headers: Headers) -> tuple[str, str]:
     if header is not None:
         scheme, _, secret = header.strip().partition(" ")
         secret = secret.strip()
+        if scheme and not secret and scheme.lower() not in AUTH_SCHEMES:
+            # Swagger's Authorize (an apiKey header) sends what was pasted: the bare token.
+            return "token", scheme
         if scheme.lower() not in AUTH_SCHEMES or not secret or " " in secret:
             raise NotAuthenticated(
-                "Authorization header must be 'Token <api token>' or 'Bearer <api token>'"
+                "Authorization header must be 'Token <api token>', 'Bearer <api token>' "
+                "or the token alone"
             )
         return "token", secret
     for part in headers.get("cookie", "").split(";"):
