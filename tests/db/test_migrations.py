@@ -12,7 +12,17 @@ from sqlalchemy import column, insert, inspect, table, text
 from blockpost.db import migrate
 from blockpost.db.base import Base, UTCDateTime
 from blockpost.db.engine import Database
-from blockpost.db.models import AuditEvent, DeploymentTarget, Project, TargetRequest, User
+from blockpost.db.models import (
+    AuditEvent,
+    Block,
+    DeploymentTarget,
+    Job,
+    Pipeline,
+    Project,
+    TargetRequest,
+    User,
+    Workflow,
+)
 from tests.conftest import BASE_DATABASE_URL
 from tests.support.databases import fresh_database
 
@@ -170,5 +180,61 @@ async def test_target_requests_are_keyed_by_the_user_and_project_that_made_them(
             ]  # fmt: skip
         await migrate.upgrade(db)
         assert (1, "p-1", "c", "create") in await requests(db)
+    finally:
+        await db.dispose()
+
+
+async def row_counts(db: Database, tables: tuple[str, ...]) -> dict[str, int]:
+    async with db.engine.connect() as conn:
+        return {
+            t: (await conn.execute(text(f"SELECT COUNT(*) FROM {t}"))).scalar_one() for t in tables
+        }
+
+
+async def test_migrating_down_and_up_keeps_the_rows_below_a_rebuilt_table(empty_url: str) -> None:
+    """On SQLite, batch mode rebuilds a table by dropping it; with foreign keys on, that
+    DROP would delete every block and job below the pipelines it rebuilt."""
+    db = Database(empty_url)
+    try:
+        await migrate.upgrade(db)
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                insert(User.__table__).values(id=1, uuid="u-1", username="ada", password_hash="x")
+            )
+            await conn.execute(
+                insert(Project.__table__).values(
+                    id="p-1", name="p1", owner_id=1, repository_url="/r", pipeline_file="x.yml",
+                    integration_type="git", number=1,
+                )
+            )  # fmt: skip
+            await conn.execute(
+                insert(Workflow.__table__).values(
+                    id="w-1", project_id="p-1", number=1, requester_id="u-1",
+                    requester_name="ada", branch_id="b-1", reference="refs/heads/main",
+                    ref_type="branch", ref_name="main", branch_name="main", commit_sha="a" * 40,
+                    pipeline_file="x.yml", initial_ppl_id="pl-1",
+                )
+            )  # fmt: skip
+            await conn.execute(
+                insert(Pipeline.__table__).values(
+                    id="pl-1", workflow_id="w-1", project_id="p-1", yaml_file_path="x.yml"
+                )
+            )
+            await conn.execute(
+                insert(Block.__table__).values(
+                    id="bl-1", pipeline_id="pl-1", index=0, name="b", dependencies=[]
+                )
+            )
+            await conn.execute(
+                insert(Job.__table__).values(
+                    id="j-1", name="j", project_id="p-1", pipeline_id="pl-1", block_id="bl-1",
+                    agent_type="s1-local", spec={},
+                )
+            )  # fmt: skip
+        tables = ("workflows", "pipelines", "blocks", "jobs")
+        assert await row_counts(db, tables) == dict.fromkeys(tables, 1)
+        await migrate.downgrade(db, "0008")
+        await migrate.upgrade(db)
+        assert await row_counts(db, tables) == dict.fromkeys(tables, 1)
     finally:
         await db.dispose()

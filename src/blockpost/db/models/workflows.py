@@ -50,7 +50,8 @@ class Pipeline(Base):
         Index("ix_pipelines_state", "state"),
         Index("ix_pipelines_queue", "queue_key", "state"),
         # partial rebuild's idempotency: one new pipeline per (original, request token)
-        UniqueConstraint("partial_rerun_of", "request_token"),
+        # an index, not a constraint: SQLite adds one without rebuilding the table
+        Index("uq_pipelines_partial_rerun_of", "partial_rerun_of", "request_token", unique=True),
     )
 
     id: Mapped[str] = mapped_column(UUIDColumn, primary_key=True, default=new_uuid)

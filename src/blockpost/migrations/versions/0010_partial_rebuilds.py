@@ -18,16 +18,21 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Columns and a unique index: SQLite adds both in place. A unique constraint would make
+    # batch mode rebuild `pipelines`, and dropping the old table cascades to its blocks.
     with op.batch_alter_table("pipelines") as batch:
         batch.add_column(sa.Column("partial_rerun_of", sa.String(36), nullable=True))
         batch.add_column(sa.Column("request_token", sa.String(255), nullable=True))
-        batch.create_unique_constraint(
-            batch.f("uq_pipelines_partial_rerun_of"), ["partial_rerun_of", "request_token"]
-        )
+    op.create_index(
+        "uq_pipelines_partial_rerun_of",
+        "pipelines",
+        ["partial_rerun_of", "request_token"],
+        unique=True,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_pipelines_partial_rerun_of", table_name="pipelines")
     with op.batch_alter_table("pipelines") as batch:
-        batch.drop_constraint(batch.f("uq_pipelines_partial_rerun_of"), type_="unique")
         batch.drop_column("request_token")
         batch.drop_column("partial_rerun_of")
