@@ -76,10 +76,17 @@ async def test_bad_query_parameters_name_the_parameter(alice: httpx.AsyncClient)
 async def test_wrong_method_and_unknown_path_answer_in_json(alice: httpx.AsyncClient) -> None:
     wrong = await alice.put("/api/user")
     assert wrong.status_code == 405
-    assert wrong.json() == {"message": "Method Not Allowed"}
+    assert wrong.json() == {"message": "PUT is not allowed on /api/user (allowed: GET)"}
     missing = await alice.get("/api/v1alpha/nothing")
     assert missing.status_code == 404
     assert missing.json() == {"message": "no such endpoint"}
+    nameless = await alice.patch(
+        "/api/v1alpha/projects/", json={"metadata": {"name": "x"}}, follow_redirects=True
+    )
+    assert nameless.status_code == 405
+    assert nameless.json() == {
+        "message": "PATCH is not allowed on /api/v1alpha/projects (allowed: GET, POST)"
+    }
 
 
 json_values = st.recursive(

@@ -104,11 +104,15 @@ def _unreadable_body(cause: BaseException | None) -> str:
     return "body: cannot be read as JSON"
 
 
-async def _http(_: Request, exc: Exception) -> JSONResponse:
+async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
     if exc.status_code == 404 and message == "Not Found":
         message = "no such endpoint"
+    elif exc.status_code == 405:
+        # e.g. `sem apply` of a file without metadata.id: PATCH /api/v1alpha/projects/
+        allowed = (exc.headers or {}).get("Allow", "")
+        message = f"{request.method} is not allowed on {request.url.path} (allowed: {allowed})"
     elif exc.status_code == 400 and message == "There was an error parsing the body":
         message = _unreadable_body(exc.__cause__)
     return JSONResponse(
