@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
 
 from blockpost.dispatch.logs import LogFull, TooManyLines
 from blockpost.errors import (
@@ -104,6 +106,23 @@ def _unreadable_body(cause: BaseException | None) -> str:
     return "body: cannot be read as JSON"
 
 
+def _methods_of(request: Request) -> list[str]:
+    """Every method some route serves on this path (Starlette's Allow names one route's)."""
+
+    def routes(within: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+        for route in within:
+            included = getattr(route, "original_router", None)  # how FastAPI keeps routers
+            yield from routes(included.routes) if included is not None else (route,)
+
+    path = request.url.path
+    methods: set[str] = set()
+    for route in routes(request.app.router.routes):
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.match(path):
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods - {"HEAD"})
+
+
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
@@ -111,7 +130,7 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
         message = "no such endpoint"
     elif exc.status_code == 405:
         # e.g. `sem apply` of a file without metadata.id: PATCH /api/v1alpha/projects/
-        allowed = (exc.headers or {}).get("Allow", "")
+        allowed = ", ".join(_methods_of(request))
         message = f"{request.method} is not allowed on {request.url.path} (allowed: {allowed})"
     elif exc.status_code == 400 and message == "There was an error parsing the body":
         message = _unreadable_body(exc.__cause__)
