@@ -48,7 +48,6 @@ BUILD = pipeline_yaml(block("Build", "compile")) + (
     "          required: true\n"
     "          options: [eu, us]\n"
     "        - name: REASON\n"
-    "          required: false\n"
     "          default_value: routine\n"
 )
 STAGING = pipeline_yaml(block("Stage", "stage"))

@@ -15,9 +15,10 @@ from typing import Any
 from blockpost.db.models import Pipeline, Project, Workflow
 from blockpost.git import GitRef, Repository
 from blockpost.pipeline_yaml import model
-from blockpost.pipeline_yaml.change_in import change_in_matches
+from blockpost.pipeline_yaml.change_in import ChangeIn
 from blockpost.pipeline_yaml.validate import parse_pipeline
 from blockpost.pipeline_yaml.when.evaluator import WhenContext, evaluate
+from blockpost.pipeline_yaml.when.lexer import WhenError
 
 
 @dataclass(frozen=True)
@@ -108,14 +109,24 @@ def _reader(repo: Repository, sha: str, pipeline_file: str) -> Any:
 
 
 class Conditions:
-    """Evaluates `when` for one run; `change_in` diffs lazily, once per base commit."""
+    """Evaluates `when` for one run; `change_in` diffs lazily, once per commit range.
+
+    `in_promotion`: the conditions are a promotion's, whose `change_in` ignores changes
+    to the pipeline file unless told to track them."""
 
     def __init__(
-        self, repo: Repository, facts: RunFacts, result: str = "", result_reason: str = ""
+        self,
+        repo: Repository,
+        facts: RunFacts,
+        result: str = "",
+        result_reason: str = "",
+        *,
+        in_promotion: bool = False,
     ) -> None:
         self.repo = repo
         self.facts = facts
-        self._diffs: dict[str, list[str]] = {}
+        self.in_promotion = in_promotion
+        self._diffs: dict[tuple[str, str], list[str]] = {}
         kind, name = facts.ref_type, facts.ref_name
         self.context = WhenContext(
             branch=name if kind == "branch" else "",
@@ -131,24 +142,37 @@ class Conditions:
 
     def _change_in(self, patterns: list[str], options: Mapping[str, Any]) -> bool:
         facts = self.facts
+        try:
+            call = ChangeIn.of(patterns, options, in_promotion=self.in_promotion)
+        except ValueError as exc:
+            raise WhenError(str(exc)) from None
         if facts.ref_type == "tag":
-            return bool(options.get("on_tags", True))
-        default_branch = str(options.get("default_branch", "master"))
+            return call.on_tags
         sha = facts.commit_sha
-        if facts.ref_type == "branch" and facts.ref_name == default_branch:
-            base = self.repo.parent(sha)  # no push range here: the commit's own change
-        else:
-            base = self.repo.merge_base(f"refs/heads/{default_branch}", sha)
-        if base is None:
-            return True  # nothing to compare with: run rather than skip silently
-        if base not in self._diffs:
-            self._diffs[base] = self.repo.changed_files(base, sha)
-        return change_in_matches(
-            patterns,
-            options,
-            changed_files=self._diffs[base],
-            pipeline_file=facts.pipeline_file,
+        parent = self.repo.parent(sha)
+        revisions = call.revisions(
+            on_default_branch=facts.ref_type == "branch" and facts.ref_name == call.default_branch,
+            pull_request=facts.ref_type == "pull-request",
+            sha=sha,
+            own_range=f"{parent}...{sha}" if parent else "",
         )
+        if revisions is None:
+            return True  # nothing to compare with: run rather than skip silently
+        base, head = self._commit(revisions.base), self._commit(revisions.head)
+        if revisions.three_dots:
+            base = self.repo.merge_base(base, head)
+            if base is None:
+                return True  # unrelated histories: nothing to compare with
+        if (base, head) not in self._diffs:
+            self._diffs[base, head] = self.repo.changed_files(base, head)
+        return call.matches(self._diffs[base, head], facts.pipeline_file)
+
+    def _commit(self, revision: str) -> str:
+        """A branch name is a branch before it is a tag, as in Semaphore's ranges."""
+        sha = self.repo.commit_of(f"refs/heads/{revision}") or self.repo.commit_of(revision)
+        if sha is None:
+            raise WhenError(f"change_in: unknown git reference '{revision}'")
+        return sha
 
 
 def _first(stop: model.When | None, cancel: model.When | None, when: Conditions) -> str:

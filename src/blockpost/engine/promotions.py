@@ -178,7 +178,9 @@ async def auto_promote(session: AsyncSession, ctx: EngineContext, pipeline: Pipe
     repo = ctx.mirrors.for_project(project.id, project.repository_url)
 
     def decide() -> list[tuple[str, str]]:
-        when = Conditions(repo, facts, pipeline.result or "", pipeline.result_reason or "")
+        when = Conditions(
+            repo, facts, pipeline.result or "", pipeline.result_reason or "", in_promotion=True
+        )
         chosen = []
         for definition in automatic:
             try:

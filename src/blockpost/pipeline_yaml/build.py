@@ -113,16 +113,21 @@ def task(raw: dict[str, Any], read_file: FileReader) -> model.Task:
 
 
 def _legacy_auto_promote(rules: list[dict[str, Any]]) -> model.When:
-    """`auto_promote_on` (the old form) as an equivalent `when` condition."""
+    """`auto_promote_on` (the old form) as an equivalent `when` condition.
+
+    Semaphore's promotion service matches `labels` (exactly) and `label_patterns` and
+    `branch` (regular expressions) against the branch name; the first non-empty one of
+    labels, label_patterns, branch is the rule's."""
     alternatives = []
     for rule in rules:
-        if rule.get("labels") or rule.get("label_patterns"):
-            continue  # pull-request labels are not known to blockpost; such a rule never matches
         parts = [f"result = '{rule['result']}'"]
         if rule.get("result_reason"):
             parts.append(f"result_reason = '{rule['result_reason']}'")
-        if rule.get("branch"):
-            parts.append("(" + " or ".join(f"branch =~ '{b}'" for b in rule["branch"]) + ")")
+        if rule.get("labels"):
+            parts.append("(" + " or ".join(f"branch = '{b}'" for b in rule["labels"]) + ")")
+        elif rule.get("label_patterns") or rule.get("branch"):
+            patterns = rule.get("label_patterns") or rule["branch"]
+            parts.append("(" + " or ".join(f"branch =~ '{b}'" for b in patterns) + ")")
         alternatives.append("(" + " and ".join(parts) + ")")
     return " or ".join(alternatives) if alternatives else False
 

@@ -77,6 +77,7 @@ def check_semantics(data: dict[str, Any], report: Report) -> None:
     if isinstance(after, dict) and isinstance(after.get("task"), dict):
         check_task(after["task"], ("after_pipeline", "task"), "after_pipeline", report)
     _time_limits(data, blocks, report)
+    _promotions(data, report)
     for path, condition in _when_conditions(data):
         check_when(condition, path, report)
 
@@ -87,6 +88,43 @@ def _unique(names: list[str], path_of: Any, what: str, report: Report) -> None:
         if name in seen:
             report(path_of(index), f"There are at least two {what} with same name: {name}")
         seen.add(name)
+
+
+def _promotions(data: dict[str, Any], report: Report) -> None:
+    """What Semaphore's promotion service refuses when the pipeline starts."""
+    promotions = dict(_dicts(data.get("promotions")))
+    named = {index: name for index, p in promotions.items() if (name := _text(p.get("name")))}
+    seen: set[str] = set()
+    for index, name in named.items():
+        if name in seen:
+            report(
+                ("promotions", index, "name"),
+                f"There are at least two promotions with same name: {name}",
+            )
+        seen.add(name)
+    for index, promotion in promotions.items():
+        parameters = promotion.get("parameters")
+        env_vars = parameters.get("env_vars") if isinstance(parameters, dict) else None
+        declared: set[str] = set()
+        for position, param in _dicts(env_vars):
+            name = _text(param.get("name"))
+            if name is None:
+                continue
+            path = ("promotions", index, "parameters", "env_vars", position)
+            if name in declared:
+                report(
+                    (*path, "name"),
+                    f"Parameter environment variable with name '{name}' is defined at least "
+                    "two times.",
+                )
+            declared.add(name)
+            # A default would always fill an optional parameter: Semaphore refuses the pair.
+            if param.get("required") is False and _text(param.get("default_value")):
+                report(
+                    path,
+                    f"Invalid parameter: '{name}' - it can either be optional or have default "
+                    "value.",
+                )
 
 
 def _dependencies(blocks: dict[int, dict[str, Any]], names: list[str], report: Report) -> None:

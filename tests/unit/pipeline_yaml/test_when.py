@@ -32,6 +32,12 @@ PARSE_TREES = [
         "(change_in ['/a', '/b'] {'exclude': ['/a/docs'], 'on_tags': False})",
     ),
     ("change_in('/lib') = true", "(= (change_in '/lib') true)"),
+    # as Semaphore's compiler: an empty list, one string for exclude, unknown options
+    ("change_in([])", "(change_in [])"),
+    (
+        "change_in('/a', {exclude: '/a/docs', colour: 'red'})",
+        "(change_in '/a' {'exclude': '/a/docs', 'colour': 'red'})",
+    ),
 ]
 
 
@@ -108,7 +114,9 @@ BAD = [
     ("branch =~ '['", "invalid regular expression", 11),
     ("foo('x')", "unknown function 'foo'", 1),
     ("change_in(1)", "change_in patterns must be a string or a list of strings", 1),
-    ("change_in('/a', {colour: 'red'})", "unknown change_in option 'colour'", 1),
+    ("change_in('/a', {exclude: ['/b', 1]})", "'exclude' must be a string or a list of", 1),
+    ("change_in('/a', 'main')", "change_in options must be a map", 1),
+    ("change_in('/a', {branch_range: 'a b'})", "'branch_range' must be a commit range", 1),
     ("change_in('/a', {pipeline_file: 'maybe'})", "must be 'track' or 'ignore'", 1),
     ("branch = tag", "expected a quoted string such as 'main', found 'tag'", 10),
     ("branch = 'a' # comment", "unexpected character '#'", 14),

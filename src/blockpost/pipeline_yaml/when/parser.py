@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from blockpost.pipeline_yaml.change_in import ChangeIn, change_in_call
 from blockpost.pipeline_yaml.when.lexer import BOOLEANS, Kind, Token, WhenError, tokenize
 
 MAX_NESTING = 50
@@ -17,14 +18,6 @@ MAX_NESTING = 50
 # checking and evaluating it recurse: a bound well inside Python's stack.
 MAX_TERMS = 100
 MAX_DIGITS = 20
-CHANGE_IN_OPTIONS: dict[str, type | tuple[type, ...]] = {
-    "on_tags": bool,
-    "default_branch": str,
-    "pipeline_file": str,
-    "branch_range": str,
-    "default_range": str,
-    "exclude": list,
-}
 
 
 @dataclass(frozen=True)
@@ -234,29 +227,10 @@ class _Parser:
 def _check_call(name: Token, args: list[Any]) -> None:
     if name.text != "change_in":
         raise WhenError(f"unknown function {name.text!r} (only change_in is known)", name.column)
-    if not 1 <= len(args) <= 2:
-        raise WhenError("change_in takes a pattern (or list of patterns) and options", name.column)
-    patterns = args[0]
-    if isinstance(patterns, str):
-        patterns = [patterns]
-    if not (isinstance(patterns, list) and patterns and all(isinstance(p, str) for p in patterns)):
-        raise WhenError("change_in patterns must be a string or a list of strings", name.column)
-    options = args[1] if len(args) == 2 else {}
-    if not isinstance(options, dict):
-        raise WhenError("change_in options must be a map such as {exclude: ['/docs']}", name.column)
-    for key, value in options.items():
-        expected = CHANGE_IN_OPTIONS.get(key)
-        if expected is None:
-            known = ", ".join(CHANGE_IN_OPTIONS)
-            raise WhenError(f"unknown change_in option {key!r} (known: {known})", name.column)
-        if not isinstance(value, expected):
-            raise WhenError(f"change_in option {key!r} has the wrong type", name.column)
-        if key == "pipeline_file" and value not in {"track", "ignore"}:
-            raise WhenError(
-                "change_in option 'pipeline_file' must be 'track' or 'ignore'", name.column
-            )
-        if key == "exclude" and not all(isinstance(p, str) for p in value):
-            raise WhenError("change_in option 'exclude' must be a list of strings", name.column)
+    try:
+        ChangeIn.of(*change_in_call(args))
+    except ValueError as exc:
+        raise WhenError(str(exc), name.column) from None
 
 
 def parse(text: str) -> Expr:
