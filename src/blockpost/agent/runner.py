@@ -51,7 +51,10 @@ class JobRunner:
         self.payload = payload
         self.logs = logs
         self.workspace = workspace
-        prelude = f"source {workspace.control / 'checkout.sh'}"
+        prelude = (
+            f"source {workspace.control / 'checkout.sh'}\n"
+            f'export PATH={shell_quote(str(workspace.toolbox / "bin"))}:"$PATH"'
+        )
         in_containers = containers.requested(payload)
         self.refusal = containers.refusal(payload, engine) if in_containers else ""
         self.pod: containers.Pod | None = None

@@ -13,6 +13,7 @@ from pathlib import Path
 from blockpost.agent.sandbox import JobUser
 
 CHECKOUT = Path(__file__).with_name("checkout.sh")
+TOOLBOX = Path(__file__).with_name("toolbox")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -30,6 +31,9 @@ class Workspace:
         self.home = self.root / "home"
         self.tmp = self.root / "tmp"
         self.control = self.root / "control"
+        # A copy of the toolbox, where a sandbox or a container sees it like the rest of
+        # the control dir; its bin/ leads the job's PATH.
+        self.toolbox = self.control / "toolbox"
         self.user = user
 
     def create(self) -> None:
@@ -43,6 +47,11 @@ class Workspace:
             for path in (self.root, self.home, self.tmp):
                 os.chown(path, self.user.uid, self.user.gid)
         shutil.copyfile(CHECKOUT, self.control / "checkout.sh")
+        shutil.copytree(
+            TOOLBOX, self.toolbox, ignore=shutil.ignore_patterns("__pycache__", "ruff.toml")
+        )
+        for path in (self.toolbox, *self.toolbox.rglob("*")):
+            path.chmod(0o755 if path.is_dir() or path.parent.name == "bin" else 0o644)
 
     def trust(self, repositories: tuple[Path, ...]) -> None:
         """git refuses to read a repository another user owns (safe.directory): a job run
