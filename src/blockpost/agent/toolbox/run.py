@@ -12,9 +12,13 @@ if sys.version_info < (3, 8):  # noqa: UP036 (the job's python3 may be older tha
 # is installed, wherever the agent found it.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from toolbox import artifact, sem_context
+from toolbox import artifact, sem_context, test_results
 
-COMMANDS = {"artifact": artifact.main, "sem-context": sem_context.main}
+COMMANDS = {
+    "artifact": artifact.main,
+    "sem-context": sem_context.main,
+    "test-results": test_results.main,
+}
 
 if __name__ == "__main__":
     sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))

@@ -1,0 +1,1 @@
+"""Test results: the JUnit reports jobs publish, parsed, stored, summarised per job and pipeline."""
