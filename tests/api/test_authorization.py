@@ -195,6 +195,14 @@ ADMIN_ONLY = {
     ("PATCH", "/api/v1beta/secrets/{name}"),
     ("PUT", "/api/v1beta/secrets/{name}"),
     ("DELETE", "/api/v1beta/secrets/{name}"),
+    # organisation-wide, and Slack webhook URLs are credentials: reading included
+    ("GET", "/api/v1alpha/notifications"),
+    ("POST", "/api/v1alpha/notifications"),
+    ("GET", "/api/v1alpha/notifications/{id_or_name}"),
+    ("PATCH", "/api/v1alpha/notifications/{id_or_name}"),
+    ("PUT", "/api/v1alpha/notifications/{id_or_name}"),
+    ("DELETE", "/api/v1alpha/notifications/{id_or_name}"),
+    ("GET", "/api/v1alpha/notifications/{id_or_name}/deliveries"),
 }
 # Each key in the wrong type for some route, each route's required fields missing.
 GARBAGE = {
