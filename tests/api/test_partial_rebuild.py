@@ -161,3 +161,28 @@ async def test_rebuilding_a_deployment_asks_its_target_again(rig: EngineRig) -> 
     assert await rig.run_jobs() == ["deploy"]
     rebuilt = (await rig.pipeline(allowed.json()["pipeline_id"], detailed=False))["pipeline"]
     assert (rebuilt["result"], rebuilt["promotion_of"]) == ("passed", ids["pipeline_id"])
+
+
+async def test_a_members_rebuild_is_held_to_the_embedded_agent_policy_as_its_own_run(
+    rig: EngineRig, alice: httpx.AsyncClient
+) -> None:
+    member = await rig.api.post(
+        f"{API}/projects/{rig.project_id}/members", json={"username": "alice"}
+    )
+    assert member.status_code in (200, 201), member.text
+    ids = await rig.run()
+    await rig.run_jobs({"compile": "failed"})
+
+    # an administrator's pipeline on the embedded agents' type, rebuilt by a member
+    rebuilt = await alice.post(
+        f"{API}/pipelines/{ids['pipeline_id']}/partial_rebuild?request_token=a"
+    )
+    assert rebuilt.status_code == 200, rebuilt.text
+    await rig.settle()
+    body = (await rig.pipeline(rebuilt.json()["pipeline_id"], detailed=False))["pipeline"]
+    assert (body["state"], body["result"], body["result_reason"]) == (
+        "done",
+        "failed",
+        "malformed",
+    )
+    assert "BLOCKPOST_EMBEDDED_AGENT_USERS" in body["error_description"]

@@ -160,13 +160,15 @@ async def _embedded_refusal(
     session: AsyncSession, ctx: EngineContext, pipeline: Pipeline, agent_types: set[str]
 ) -> str | None:
     """Why the person who started this pipeline may not use the embedded agents it asks
-    for: the one who promoted it, or else who started its workflow."""
+    for: the one who rebuilt it, or who promoted it, or else who started its workflow."""
     if (
         ctx.embedded_users is not embedded.EmbeddedUsers.ADMINS
         or embedded.EMBEDDED_AGENT_TYPE not in agent_types
     ):
         return None
-    if pipeline.promoted_by and pipeline.promoted_by != AUTO_PROMOTER:
+    if pipeline.partial_rerun_of and pipeline.triggerer_user_id:
+        who = select(User.admin).where(User.uuid == pipeline.triggerer_user_id)
+    elif pipeline.promoted_by and pipeline.promoted_by != AUTO_PROMOTER:
         who = select(User.admin).where(User.username == pipeline.promoted_by)
     else:
         workflow = await session.get(Workflow, pipeline.workflow_id)
