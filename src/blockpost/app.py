@@ -13,6 +13,7 @@ from blockpost.api import (
     agent_protocol,
     agent_types,
     agents,
+    artifacts,
     audit,
     auth,
     dashboards,
@@ -37,6 +38,8 @@ from blockpost.api import (
 from blockpost.api.errors import install_error_handlers
 from blockpost.api.middleware import AuthMiddleware, BodyMiddleware, PrincipalCache
 from blockpost.api.openapi import install_openapi
+from blockpost.artifacts.factory import open_store
+from blockpost.artifacts.retention import Retention
 from blockpost.config import Settings
 from blockpost.db.engine import Database, asyncpg_dsn
 from blockpost.dispatch.reaper import Reaper
@@ -117,6 +120,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.sealer = engine_ctx.sealer
     # More loop services for this process alone (`serve` adds the embedded agents' supervisor).
     app.state.services = []
+    app.state.artifact_store = open_store(settings)
+    app.state.services.append(
+        Retention(db, app.state.artifact_store, settings.artifact_retention_interval_seconds)
+    )
     install_error_handlers(app)
     # Starlette runs the last-added middleware first: authenticate, then read the body.
     app.add_middleware(
@@ -151,6 +158,7 @@ def create_app(settings: Settings) -> FastAPI:
         notifications,
         dashboards,
         troubleshoot,
+        artifacts,
     ):
         app.include_router(module.router)
     meta.mount_swagger_assets(app)

@@ -142,6 +142,28 @@ class Settings(BaseSettings):
         description="How often the engine looks at running pipelines without being woken "
         "(time limits; changes made by other replicas).",
     )
+    # artifacts (issue 18)
+    artifact_store: str = Field(
+        default="",
+        description="Where artifacts live: a directory (default: the data dir), or "
+        "s3://BUCKET/PREFIX for S3-compatible object storage.",
+    )
+    artifact_s3_endpoint_url: str = Field(
+        default="", description="S3 endpoint for a store that is not AWS (MinIO, Ceph...)."
+    )
+    artifact_s3_region: str = Field(default="", description="S3 region; default: boto3's.")
+    artifact_s3_access_key_id: str = Field(
+        default="", description="S3 credentials; default: boto3's (environment, profile, role)."
+    )
+    artifact_s3_secret_access_key: str = ""
+    artifact_url_seconds: int = Field(
+        default=3600, ge=10, le=7 * 24 * 3600, description="How long a signed artifact URL works."
+    )
+    artifact_retention_interval_seconds: float = Field(
+        default=3600,
+        gt=0,
+        description="How often artifacts past their project's retention policy are removed.",
+    )
 
     @field_validator("database_url")
     @classmethod

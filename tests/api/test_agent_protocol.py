@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from blockpost.artifacts.tokens import token_for
 from blockpost.db.engine import Database
 from blockpost.db.models import Job
 from blockpost.dispatch.queue import FileSpec, JobSpec
@@ -53,6 +54,10 @@ async def test_a_job_goes_from_queue_to_agent_to_finished(
     assert payload["commands"] == [{"directive": "echo hi"}, {"directive": "make test"}]
     assert payload["env_vars"] == [
         {"name": "SEMAPHORE_ORGANIZATION_URL", "value": base64.b64encode(b"http://test").decode()},
+        {
+            "name": "SEMAPHORE_ARTIFACT_TOKEN",
+            "value": base64.b64encode(token_for("test-secret-key", job_id).encode()).decode(),
+        },
         {"name": "GREETING", "value": base64.b64encode(b"hello world").decode()},
     ]
     assert payload["files"] == [

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from blockpost.artifacts.tokens import token_for
 from blockpost.config import Settings
 from tests.api.engine_rig import API, EngineRig, Taken, block, make_rig, pipeline_yaml
 
@@ -41,9 +42,9 @@ def pairs(taken: Taken) -> list[tuple[str, str]]:
 
 
 def git_part(env: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The SEMAPHORE_GIT_* run that follows SEMAPHORE_ORGANIZATION_URL."""
+    """The SEMAPHORE_GIT_* run that follows SEMAPHORE_ARTIFACT_TOKEN."""
     names = [name for name, _ in env]
-    start = names.index("SEMAPHORE_ORGANIZATION_URL") + 1
+    start = names.index("SEMAPHORE_ARTIFACT_TOKEN") + 1
     end = start
     while end < len(env) and names[end].startswith("SEMAPHORE_GIT_"):
         end += 1
@@ -77,6 +78,7 @@ async def test_a_branch_job_gets_semaphores_variables_then_git_then_the_yaml_env
         ("SEMAPHORE_AGENT_MACHINE_OS_IMAGE", "ubuntu2004"),
         ("SEMAPHORE_AGENT_MACHINE_ENVIRONMENT_TYPE", "VM"),
         ("SEMAPHORE_ORGANIZATION_URL", "http://test"),
+        ("SEMAPHORE_ARTIFACT_TOKEN", token_for("test-secret-key", taken.id)),
         ("SEMAPHORE_GIT_PROVIDER", "git"),
         ("SEMAPHORE_GIT_URL", rig.repo.url),
         ("SEMAPHORE_GIT_REPO_NAME", "repo"),
@@ -291,6 +293,7 @@ async def test_a_standalone_job_gets_semaphores_job_and_project_variables_then_i
         ("SEMAPHORE_AGENT_MACHINE_OS_IMAGE", "ubuntu2004"),
         ("SEMAPHORE_AGENT_MACHINE_ENVIRONMENT_TYPE", "VM"),
         ("SEMAPHORE_ORGANIZATION_URL", "http://test"),
+        ("SEMAPHORE_ARTIFACT_TOKEN", token_for("test-secret-key", taken.id)),
         ("SEMAPHORE_GIT_PROVIDER", "git"),
         ("SEMAPHORE_GIT_URL", rig.repo.url),
         ("SEMAPHORE_GIT_REPO_NAME", "repo"),

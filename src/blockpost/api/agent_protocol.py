@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from blockpost.api.deps import SessionDep, SettingsDep
 from blockpost.api.middleware import LOG_PUSH
+from blockpost.artifacts import tokens as artifact_tokens
 from blockpost.db.engine import after_commit
 from blockpost.db.models import Agent, AgentType
 from blockpost.dispatch import agent_types, logs, payload, queue, registry, sync
@@ -173,6 +174,7 @@ async def get_job(
         log_max_bytes=settings.log_max_bytes,
         sealer=request.app.state.sealer,
         organization_url=str(request.base_url).rstrip("/"),
+        artifact_token=artifact_tokens.token_for(settings.secret_key, job.id),
     )
 
 

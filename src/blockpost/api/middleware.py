@@ -28,6 +28,10 @@ PUBLIC_PATHS = frozenset(
 # /api/v1/snapshots/: a snapshot workflow's jobs clone their snapshot there with their own
 # credentials, which the route checks (api/snapshots.py); user credentials never work there.
 PUBLIC_PREFIXES = ("/swagger/", "/api/v1/snapshots/")
+# Artifacts (api/artifacts.py): the hub checks the job's artifact token itself, and the
+# local store's URLs carry their own signature; their uploads stream, unbuffered.
+ARTIFACT_HUB = "/api/v1/artifacts"
+ARTIFACT_URLS = ("/artifacts/", "/artifact-store/")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AUTH_SCHEMES = frozenset({"token", "bearer"})
 
@@ -42,7 +46,12 @@ SNAPSHOT_UPLOAD = "/api/v1alpha/plumber-workflows"
 
 
 def is_public(path: str) -> bool:
-    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+    return (
+        path in PUBLIC_PATHS
+        or path.startswith(PUBLIC_PREFIXES)
+        or path == ARTIFACT_HUB
+        or path.startswith(ARTIFACT_URLS)
+    )
 
 
 def is_protocol(path: str) -> bool:
@@ -278,7 +287,7 @@ class BodyMiddleware:
         if (where := _unstorable_query(scope)) is not None:
             await error_response(400, f"{where}: {storable.REASON}")(scope, receive, send)
             return
-        if scope["method"] not in BODY_METHODS:
+        if scope["method"] not in BODY_METHODS or scope["path"].startswith(ARTIFACT_URLS):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

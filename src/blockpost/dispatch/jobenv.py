@@ -3,7 +3,8 @@
 The agent exports the list in order, so of two equal names the later wins:
 
 1. the job's variables (TERM, CI, SEMAPHORE, project, job, agent machine), then
-   SEMAPHORE_ORGANIZATION_URL, known only when an agent fetches the job;
+   SEMAPHORE_ORGANIZATION_URL and SEMAPHORE_ARTIFACT_TOKEN, known only when an agent
+   fetches the job;
 2. the repository's SEMAPHORE_GIT_* variables;
 3. the secrets' variables (a deployment target's first);
 4. the job spec's env_vars: for a pipeline job the workflow and pipeline variables, the
@@ -93,12 +94,18 @@ def _pairs(items: Iterable[Mapping[str, str]]) -> Env:
 
 
 def request_env(
-    spec: Mapping[str, Any], secrets: Iterable[Mapping[str, str]], organization_url: str
+    spec: Mapping[str, Any],
+    secrets: Iterable[Mapping[str, str]],
+    organization_url: str,
+    artifact_token: str,
 ) -> Env:
-    """The whole list, from a stored job spec (`JobSpec.as_json`) and its opened secrets."""
+    """The whole list, from a stored job spec (`JobSpec.as_json`) and its opened secrets.
+    The artifact token (artifacts/tokens.py) is made when the agent fetches the job, so it
+    is never stored with the spec."""
     return [
         *_pairs(spec.get("job_env_vars", [])),
         ("SEMAPHORE_ORGANIZATION_URL", organization_url),
+        ("SEMAPHORE_ARTIFACT_TOKEN", artifact_token),
         *_pairs(spec.get("git_env_vars", [])),
         *_pairs(secrets),
         *_pairs(spec.get("env_vars", [])),

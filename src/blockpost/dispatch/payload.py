@@ -105,6 +105,7 @@ def job_request(
     log_max_bytes: int,
     sealer: Sealer,
     organization_url: str,
+    artifact_token: str,
 ) -> dict[str, Any]:
     spec = job.spec
     if git_env := spec.get("git_env_vars"):
@@ -128,7 +129,9 @@ def job_request(
         "epilogue_on_fail_commands": _commands(spec.get("epilogue_on_fail_commands", [])),
         "env_vars": [
             {"name": name, "value": _b64(value)}
-            for name, value in request_env(spec, secrets.get("env_vars", []), organization_url)
+            for name, value in request_env(
+                spec, secrets.get("env_vars", []), organization_url, artifact_token
+            )
         ],
         "files": [
             {"path": f["path"], "content": f["content"], "mode": f.get("mode", "0644")}

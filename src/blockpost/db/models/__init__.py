@@ -1,6 +1,7 @@
 """ORM models, one module per aggregate; importing this package registers them all."""
 
 from blockpost.db.models.agents import Agent, AgentType
+from blockpost.db.models.artifacts import ArtifactRetentionPolicy
 from blockpost.db.models.audit import AuditEvent
 from blockpost.db.models.dashboards import Dashboard
 from blockpost.db.models.jobs import Job, JobLogChunk
@@ -21,6 +22,7 @@ __all__ = [
     "Agent",
     "AgentType",
     "ApiToken",
+    "ArtifactRetentionPolicy",
     "AuditEvent",
     "Block",
     "Dashboard",
