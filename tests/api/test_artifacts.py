@@ -17,11 +17,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from blockpost.artifacts.factory import open_store
 from blockpost.artifacts.retention import Retention
 from blockpost.config import Settings
 from blockpost.db.models import Job
 from blockpost.timefmt import utcnow
 from tests.api.engine_rig import API, EngineRig, Taken, block, make_rig, pipeline_yaml
+from tests.unit.test_artifact_store import s3_endpoint, s3_settings  # noqa: F401 (fixtures)
 
 HUB = "/api/v1/artifacts"
 PUSH, PUSHFORCE, PULL, YANK = 0, 1, 2, 3
@@ -62,6 +64,7 @@ class CliJob:
         self.job_id = env["SEMAPHORE_JOB_ID"]
         self.workflow_id = workflow_id
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base)
+        self.cli_urls = True  # the artifact CLI can parse the object's key out of them
 
     async def hub(self, paths: list[str], kind: int = PUSH, token: str = "") -> httpx.Response:
         # exactly as pkg/hub/hub.go sends it: json.Encoder output (omitempty drops a zero
@@ -79,6 +82,9 @@ class CliJob:
 
     async def follow(self, signed: dict[str, str], data: bytes = b"") -> httpx.Response:
         method = signed.get("method") or "DELETE"  # the CLI fills in YANK's method itself
+        if not signed["url"].startswith(str(self.http.base_url)):
+            async with httpx.AsyncClient() as outside:  # an object store's presigned URL
+                return await outside.request(method, signed["url"], content=data or None)
         return await self.http.request(method, signed["url"], content=data or None)
 
     async def push(self, key: str, data: bytes, force: bool = False) -> None:
@@ -99,7 +105,7 @@ class CliJob:
         for signed in answer.json()["urls"]:
             response = await self.follow(signed)
             assert response.status_code == 200
-            got[cli_object(signed["url"])] = response.content
+            got[cli_object(signed["url"]) if self.cli_urls else signed["url"]] = response.content
         return got
 
     def key(self, level: str, path: str) -> str:
@@ -424,3 +430,46 @@ async def test_the_retention_pass_removes_artifacts_of_deleted_projects(
     retention = Retention(app.state.db, app.state.artifact_store, 3600)
     assert await retention.run_once() == 4
     assert await app.state.artifact_store.list("artifacts/projects") == []
+
+
+async def test_with_an_s3_store_the_hub_signs_urls_of_the_object_store(
+    app: FastAPI,
+    admin: httpx.AsyncClient,
+    tmp_path: Path,
+    s3_settings: dict[str, str],  # noqa: F811 (the fixture imported above)
+) -> None:
+    app.state.artifact_store = open_store(
+        Settings(
+            secret_key="k",
+            data_dir=tmp_path,
+            artifact_store=s3_settings["location"],
+            artifact_s3_endpoint_url=s3_settings["endpoint_url"],
+            artifact_s3_region=s3_settings["region"],
+            artifact_s3_access_key_id=s3_settings["access_key_id"],
+            artifact_s3_secret_access_key=s3_settings["secret_access_key"],
+        )
+    )
+    rig = await make_rig(app, admin, tmp_path, pipeline_yaml(block("Build", "make")))
+    try:
+        job = await running_job(app, rig)
+        job.cli_urls = False  # moto's http://127.0.0.1:port/bucket/... is no URL AWS gives
+        key = job.key("workflows", "dist/app.bin")
+        await job.push(key, b"to s3")
+        pulled = await job.pull(job.key("workflows", "dist"))
+        assert list(pulled.values()) == [b"to s3"]
+        [url] = pulled
+        assert url.startswith(s3_settings["endpoint_url"])
+        assert f"/ci/{key}?" in url
+        listed = await admin.get(
+            f"{API}/artifacts", params={"scope": "workflow", "id": job.workflow_id}
+        )
+        assert listed.json()["artifacts"] == [
+            {"name": "dist", "path": "dist", "is_directory": True}
+        ]
+        download = await admin.get(
+            f"{API}/artifacts/download",
+            params={"scope": "workflow", "id": job.workflow_id, "path": "dist/app.bin"},
+        )
+        assert download.headers["location"].startswith(s3_settings["endpoint_url"])
+    finally:
+        await rig.close()
