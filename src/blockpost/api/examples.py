@@ -85,6 +85,7 @@ REQUEST_EXAMPLES: dict[tuple[str, str], Any] = {
         "metadata": {"description": "The shop's web front end"}
     },
     ("POST", "/api/v1alpha/projects/{project}/members"): {"username": MEMBER},
+    ("PUT", "/api/v1alpha/projects/{project}/members/{subject_id}/role"): {"role_id": "member"},
     ("POST", "/api/v1alpha/plumber-workflows"): {
         "project_id": PROJECT_ID,
         "reference": f"refs/heads/{BRANCH}",
@@ -129,6 +130,78 @@ REQUEST_EXAMPLES: dict[tuple[str, str], Any] = {
         "parameters": {},
     },
     ("POST", "/api/project/{project}/tasks"): {"template_id": 1},
+    ("POST", "/api/v1alpha/notifications"): {
+        "apiVersion": "v1alpha",
+        "kind": "Notification",
+        "metadata": {"name": "web-app-releases"},
+        "spec": {
+            "rules": [
+                {
+                    "name": "Failed releases to #deploys",
+                    "filter": {
+                        "projects": [PROJECT],
+                        "branches": [BRANCH, "release-*"],
+                        "results": ["failed"],
+                    },
+                    "notify": {
+                        "slack": {
+                            "endpoint": "https://hooks.slack.com/services/T000/B000/XXXX",
+                            "channels": ["#deploys"],
+                        },
+                        "webhook": {"endpoint": "https://hooks.example.com/semaphore"},
+                    },
+                }
+            ]
+        },
+    },
+    ("PATCH", "/api/v1alpha/notifications/{id_or_name}"): {
+        "spec": {
+            "rules": [
+                {
+                    "name": "Every result to #builds",
+                    "filter": {"projects": [PROJECT]},
+                    "notify": {
+                        "slack": {
+                            "endpoint": "https://hooks.slack.com/services/T000/B000/XXXX",
+                            "channels": ["#builds"],
+                        }
+                    },
+                }
+            ]
+        }
+    },
+    ("POST", "/api/v1alpha/dashboards"): {
+        "apiVersion": "v1alpha",
+        "kind": "Dashboard",
+        "metadata": {"name": "release-health"},
+        "spec": {
+            "widgets": [
+                {
+                    "name": "Main branch",
+                    "type": "list_pipelines",
+                    "filters": {"project_id": PROJECT_ID, "branch": BRANCH},
+                }
+            ]
+        },
+    },
+    ("PATCH", "/api/v1alpha/dashboards/{id_or_name}"): {
+        "metadata": {"title": "Release health (web app)"},
+        "spec": {
+            "widgets": [
+                {
+                    "name": "Workflows on main",
+                    "type": "list_workflows",
+                    "filters": {"project_id": PROJECT_ID, "branch": BRANCH},
+                }
+            ]
+        },
+    },
+    ("POST", "/api/v1alpha/artifacts_retention_policies"): {
+        "project_id": PROJECT_ID,
+        "project_level_retention_policies": [{"selector": "/**/*", "age": "3 months"}],
+        "workflow_level_retention_policies": [{"selector": "/**/*", "age": "2 weeks"}],
+        "job_level_retention_policies": [{"selector": "/**/*.log", "age": "1 week"}],
+    },
     ("POST", "/api/v1beta/secrets"): {
         "apiVersion": "v1beta",
         "kind": "Secret",
@@ -188,11 +261,20 @@ REQUEST_EXAMPLES: dict[tuple[str, str], Any] = {
 }
 # The same bodies where a route answers at a second path or method.
 for _put, _alias in (
-    (("PUT", "/api/v1beta/secrets/{name}"), ("PATCH", "/api/v1beta/secrets/{name}")),
+    (("POST", "/api/v1alpha/schedules"), ("POST", "/api/v1alpha/tasks")),
     (
-        ("POST", "/api/v1beta/projects/{project}/secrets"),
-        ("POST", "/api/v1/projects/{project}/secrets"),
+        ("POST", "/api/v1alpha/schedules/{schedule_id}/run_now"),
+        ("POST", "/api/v1alpha/tasks/{schedule_id}/run_now"),
     ),
+    (
+        ("PATCH", "/api/v1alpha/notifications/{id_or_name}"),
+        ("PUT", "/api/v1alpha/notifications/{id_or_name}"),
+    ),
+    (
+        ("PATCH", "/api/v1alpha/dashboards/{id_or_name}"),
+        ("PUT", "/api/v1alpha/dashboards/{id_or_name}"),
+    ),
+    (("PUT", "/api/v1beta/secrets/{name}"), ("PATCH", "/api/v1beta/secrets/{name}")),
     (
         ("PUT", "/api/v1beta/projects/{project}/secrets/{name}"),
         ("PATCH", "/api/v1beta/projects/{project}/secrets/{name}"),
@@ -203,3 +285,8 @@ for _put, _alias in (
     ),
 ):
     REQUEST_EXAMPLES[_alias] = REQUEST_EXAMPLES[_put]
+# Another name, so that both project secret examples can be sent to one server.
+REQUEST_EXAMPLES["POST", "/api/v1/projects/{project}/secrets"] = {
+    **REQUEST_EXAMPLES["POST", "/api/v1beta/projects/{project}/secrets"],
+    "metadata": {"name": "registry-login"},
+}
