@@ -113,3 +113,15 @@ async def test_only_those_who_may_change_a_target_see_its_secret_fingerprints(
         "files": [{"path": "/etc/app.conf", "content": None}],
     }
     assert set(onlooker.json()) == set(described)
+
+
+async def test_targets_name_the_installations_organization_as_projects_do(
+    alice: httpx.AsyncClient,
+) -> None:
+    project_id = await project(alice, "org")
+    project_org = (await alice.get(f"/api/v1alpha/projects/{project_id}")).json()["metadata"]
+    created = await create(alice, project_id, "t-1", "prod")
+    described = (await alice.get(f"{API}/{created.json()['id']}")).json()
+    listed = (await alice.get(API, params={"project_id": project_id})).json()
+    assert created.json()["organization_id"] == project_org["org_id"]
+    assert described["organization_id"] == listed[0]["organization_id"] == project_org["org_id"]

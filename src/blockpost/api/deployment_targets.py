@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from blockpost.api.deps import CallerDep, SealerDep, SessionDep
+from blockpost.api.deps import CallerDep, SealerDep, SessionDep, SettingsDep
 from blockpost.api.request_model import RequestModel
 from blockpost.db.models import Deployment, DeploymentTarget, Project
 from blockpost.errors import InvalidInput
@@ -120,7 +120,9 @@ def deployment_json(deployment: Deployment) -> dict[str, Any]:
     }
 
 
-async def target_json(session: AsyncSession, target: DeploymentTarget) -> dict[str, Any]:
+async def target_json(
+    session: AsyncSession, target: DeploymentTarget, org_id: str
+) -> dict[str, Any]:
     last = await targets.last_deployment(session, target)
     return {
         "url": target.url,
@@ -130,7 +132,7 @@ async def target_json(session: AsyncSession, target: DeploymentTarget) -> dict[s
         "state_message": "",
         "state": "CORDONED" if target.cordoned else "USABLE",
         "project_id": target.project_id,
-        "organization_id": "",
+        "organization_id": org_id,
         "object_rules": target.object_rules,
         "name": target.name,
         "last_deployment": deployment_json(last) if last else None,
@@ -148,24 +150,25 @@ async def target_json(session: AsyncSession, target: DeploymentTarget) -> dict[s
 @router.get("")
 async def list_targets(
     session: SessionDep,
+    settings: SettingsDep,
     caller: CallerDep,
     project_id: Annotated[str, Query(min_length=1, max_length=100)],
     target_name: Annotated[str | None, Query(max_length=255)] = None,
 ) -> list[dict[str, Any]]:
     """The project's targets by name; with `target_name`, the one so named (or none)."""
     rows = await targets.list_targets(session, caller, project_id, target_name)
-    return [await target_json(session, row) for row in rows]
+    return [await target_json(session, row, settings.organization_id) for row in rows]
 
 
 @router.get("/{target_id}")
 async def describe_target(
-    target_id: str, sealer: SealerDep, session: SessionDep, caller: CallerDep
+    target_id: str, sealer: SealerDep, session: SessionDep, settings: SettingsDep, caller: CallerDep
 ) -> dict[str, Any]:
     """The target; its secrets as names and paths, with an md5 of each value for those who
     may change the target (null for others), never the value."""
     target = await targets.visible_target(session, caller, target_id)
     shown = await targets.shown_secrets(session, sealer, caller, target)
-    return await target_json(session, target) | shown
+    return await target_json(session, target, settings.organization_id) | shown
 
 
 @router.post("")
@@ -173,6 +176,7 @@ async def create_target(
     body: TargetIn,
     sealer: SealerDep,
     session: SessionDep,
+    settings: SettingsDep,
     caller: CallerDep,
     in_query: Annotated[Project | None, Depends(_project_in_query)],
 ) -> dict[str, Any]:
@@ -188,16 +192,21 @@ async def create_target(
     target = await targets.create(
         session, sealer, caller, project, body.unique_token, body.fields()
     )
-    return await target_json(session, target)
+    return await target_json(session, target, settings.organization_id)
 
 
 @router.patch("/{target_id}")
 async def update_target(
-    target: ManagedTarget, body: TargetIn, sealer: SealerDep, session: SessionDep, caller: CallerDep
+    target: ManagedTarget,
+    body: TargetIn,
+    sealer: SealerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: CallerDep,
 ) -> dict[str, Any]:
     """Every field optional; env_vars or files given replace the stored ones."""
     target = await targets.update(session, sealer, caller, target, body.unique_token, body.fields())
-    return await target_json(session, target)
+    return await target_json(session, target, settings.organization_id)
 
 
 @router.delete("/{target_id}")
