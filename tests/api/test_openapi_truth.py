@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from blockpost.api import examples
+from blockpost.api import examples, openapi
 from blockpost.api.middleware import is_protocol, is_public
 from blockpost.app import create_app
 from blockpost.config import Settings
@@ -57,6 +57,31 @@ async def test_every_operation_has_a_human_summary(spec: dict[str, Any]) -> None
         assert "_" not in words, (method, path, text)
         assert len(words.split()) == 1 or words != words.title(), (method, path, text)
         assert len(text) <= 100, (method, path, text)
+
+
+async def test_routes_served_twice_are_summarised_for_what_each_path_names(
+    spec: dict[str, Any],
+) -> None:
+    def summaries(prefix: str) -> list[str]:
+        return [op["summary"] for m, p, op in _operations(spec) if p.startswith(prefix)]
+
+    tasks, schedules = summaries("/api/v1alpha/tasks"), summaries("/api/v1alpha/schedules")
+    assert len(tasks) == len(schedules) == 7
+    assert all("schedule" not in text for text in tasks), tasks
+    assert all("task" not in text for text in schedules), schedules
+    for version in ("v1", "v1beta"):
+        path = spec["paths"][f"/api/{version}/projects/{{project}}/secrets/{{name}}"]
+        assert path["delete"]["summary"] == "Deletes a project secret"
+    assert spec["paths"]["/api/v1beta/secrets/{name}"]["delete"]["summary"] == (
+        "Deletes a global secret (administrators only)"
+    )
+
+
+async def test_every_summary_override_names_a_documented_operation(
+    spec: dict[str, Any],
+) -> None:
+    documented = {(method, path) for method, path, _ in _operations(spec)}
+    assert set(openapi.SUMMARIES) - documented == set()
 
 
 async def test_no_operation_documents_fastapis_422_that_is_never_sent(

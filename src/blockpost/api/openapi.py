@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterator
 from typing import Any, get_args
 
@@ -81,6 +80,101 @@ EXTRA_STATUSES: dict[tuple[str, str], dict[int, str | None]] = {
     },
 }
 
+# Summaries by (METHOD, path) where the route's docstring does not make one: routes served at
+# two paths under different names (/api/v1alpha/tasks are the schedules' routes), and
+# docstrings whose first sentence is a detail rather than what the route does.
+_SCHEDULES = "/api/v1alpha/schedules"
+_TASKS = "/api/v1alpha/tasks"
+_SECRETS = "/api/v1beta/secrets"
+_TARGETS = "/api/v1alpha/deployment_targets"
+SUMMARIES: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1alpha/projects/{project}/members"): "The project's members, owner first",
+    ("PUT", "/api/v1alpha/projects/{project}/members/{subject_id}/role"): (
+        "Makes a user a member of the project (Semaphore's role assignment)"
+    ),
+    ("DELETE", "/api/v1alpha/projects/{project}/members/{subject_id}/role"): (
+        "Removes a member from the project (Semaphore's role retraction)"
+    ),
+    ("DELETE", "/api/v1alpha/projects/{project}/members/{user}"): (
+        "Removes a member from the project (by uuid, id or username)"
+    ),
+    ("GET", "/api/v1alpha/plumber-workflows"): (
+        "The project's workflows, newest first, 30 to a page with a `link` header"
+    ),
+    ("GET", "/api/v1alpha/pipelines"): (
+        "A project's or workflow's pipelines, newest first, 30 to a page with a `link` header"
+    ),
+    ("PATCH", "/api/v1alpha/pipelines/{ppl_id}"): "Stops the pipeline (`terminate_request`)",
+    ("POST", "/api/v1alpha/pipelines/{ppl_id}/partial_rebuild"): (
+        "Runs the pipeline's failed blocks again in a new pipeline"
+    ),
+    ("GET", "/api/v1alpha/jobs"): "Jobs the caller can see, newest first, by state",
+    ("POST", "/api/v1alpha/jobs"): "Runs a standalone job (as `sem create job`)",
+    ("GET", "/api/v1alpha/jobs/{job_id}"): "Describe job",
+    ("POST", "/api/v1alpha/jobs/{job_id}/stop"): "Stops the job",
+    ("GET", "/api/v1alpha/logs/{job_id}"): "The job's log events from index `start`",
+    ("POST", _TARGETS): "Creates a deployment target (once per `unique_token`)",
+    ("PATCH", _TARGETS + "/{target_id}"): "Changes the fields of the target that are sent",
+    ("DELETE", _TARGETS + "/{target_id}"): "Deletes the target",
+    ("PATCH", _TARGETS + "/{target_id}/activate"): "Activates a cordoned target",
+    ("POST", _SCHEDULES): "Creates or updates a schedule from its YAML",
+    ("DELETE", _SCHEDULES + "/{schedule_id}"): "Deletes the schedule",
+    ("POST", _SCHEDULES + "/{schedule_id}/run_now"): "Runs the schedule's pipeline now",
+    ("POST", _SCHEDULES + "/{schedule_id}/pause"): "Pauses the schedule",
+    ("POST", _SCHEDULES + "/{schedule_id}/unpause"): "Unpauses the schedule",
+    ("GET", _TASKS): "The project's tasks by name, 30 to a page with a `link` header",
+    ("POST", _TASKS): "Creates or updates a task from its YAML",
+    ("GET", _TASKS + "/{schedule_id}"): "The task and its last 10 triggers, newest first",
+    ("DELETE", _TASKS + "/{schedule_id}"): "Deletes the task",
+    ("POST", _TASKS + "/{schedule_id}/run_now"): "Runs the task's pipeline now",
+    ("POST", _TASKS + "/{schedule_id}/pause"): "Pauses the task",
+    ("POST", _TASKS + "/{schedule_id}/unpause"): "Unpauses the task",
+    ("GET", _SECRETS): "Global secrets: names and paths, never values",
+    ("POST", _SECRETS): "Creates a global secret, usable by every project (administrators only)",
+    (
+        "GET",
+        _SECRETS + "/{name}",
+    ): "Describes a global secret with its values (administrators only)",
+    ("DELETE", _SECRETS + "/{name}"): "Deletes a global secret (administrators only)",
+    ("POST", "/api/v1alpha/yaml"): "Checks a pipeline YAML the way a run would",
+    ("GET", "/api/v1alpha/notifications/{id_or_name}/deliveries"): (
+        "The notification's deliveries, newest first"
+    ),
+    ("GET", "/api/v1alpha/agents/{name}"): "Describes a connected agent",
+    ("POST", "/api/auth/logout"): "Ends the browser session",
+    ("GET", "/healthz"): "Answers while the server runs (no credentials needed)",
+    ("GET", "/metrics"): "Queue, job, pipeline and agent counts in Prometheus text format",
+    ("GET", "/api/v1/self_hosted_agents/metrics"): "Jobs and agents of the type, for autoscalers",
+    ("POST", "/api/v1/self_hosted_agents/register"): (
+        "Registers an agent with its type's registration token"
+    ),
+    ("POST", "/api/v1/self_hosted_agents/disconnect"): "The calling agent leaves",
+    ("POST", "/api/v1/logs/{job_id}"): "The agent pushes its job's log lines from `start_from`",
+}
+# Served at /api/v1 and /api/v1beta alike (sem uses v1beta); PUT only at v1beta.
+for _version in ("v1", "v1beta"):
+    _PROJECT_SECRET = f"/api/{_version}/projects/{{project}}/secrets"
+    SUMMARIES |= {
+        ("POST", _PROJECT_SECRET): "Creates a secret only this project's pipelines can use",
+        ("GET", _PROJECT_SECRET + "/{name}"): "Describes a project secret with its values",
+        ("PATCH", _PROJECT_SECRET + "/{name}"): (
+            "Changes a project secret's name, env vars or files"
+        ),
+        ("DELETE", _PROJECT_SECRET + "/{name}"): "Deletes a project secret",
+    }
+SUMMARIES["PUT", "/api/v1beta/projects/{project}/secrets/{name}"] = SUMMARIES[
+    "PATCH", "/api/v1beta/projects/{project}/secrets/{name}"
+]
+for _kind, _who in (
+    ("notification", "administrators"),
+    ("dashboard", "its creator or an administrator"),
+):
+    for _method in ("PUT", "PATCH"):
+        SUMMARIES[_method, f"/api/v1alpha/{_kind}s/{{id_or_name}}"] = (
+            f"Changes the {_kind}; a `metadata.name` renames it ({_who})"
+        )
+    SUMMARIES["DELETE", f"/api/v1alpha/{_kind}s/{{id_or_name}}"] = f"Deletes the {_kind} ({_who})"
+
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SECURITY_DESCRIPTION = (
     "The API token: paste it alone, or as `Token <api token>` or `Bearer <api token>`"
@@ -110,7 +204,7 @@ def document(app: FastAPI) -> dict[str, Any]:
     }
     for path, route, method in _operations(app):
         operation = spec["paths"][path][method.lower()]
-        operation["summary"] = summary(route)
+        operation["summary"] = SUMMARIES.get((method, path)) or summary(route)
         operation["responses"] = _responses(path, route, method, operation)
         _add_example(method, path, operation)
     for name in FASTAPI_VALIDATION_SCHEMAS:
@@ -136,12 +230,22 @@ def summary(route: APIRoute) -> str:
     else a title made from the function's name."""
     if route.summary:
         return route.summary
-    first = re.split(r"(?<=[.;:])\s", (route.endpoint.__doc__ or "").strip(), maxsplit=1)[0]
-    first = " ".join(first.split()).rstrip(".;:")
+    first = _first_sentence(" ".join((route.endpoint.__doc__ or "").split()))
     readable = first.count("`") % 2 == 0 and len(first.split()) >= 3
     if first[:1].isupper() and readable and len(first) <= 80:
         return first
     return route.name.replace("_", " ").capitalize()
+
+
+def _first_sentence(text: str) -> str:
+    """Up to the first `.`, `;` or `:` that ends a clause, not one inside parentheses
+    ("at `path` (default: the top) of...")."""
+    depth = 0
+    for at, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and char in ".;:" and text[at + 1 : at + 2] in ("", " "):
+            return text[:at]
+    return text
 
 
 def _responses(
