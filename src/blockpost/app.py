@@ -29,6 +29,7 @@ from blockpost.api import (
     secrets,
     snapshots,
     tasks,
+    test_results,
     tokens,
     troubleshoot,
     users,
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
     notifier_options = SenderOptions(
         server_url=settings.effective_public_url,
         organization="blockpost",
+        organization_id=settings.organization_id,
         allow_private=settings.allow_private_notification_endpoints,
     )
 
@@ -159,6 +161,7 @@ def create_app(settings: Settings) -> FastAPI:
         dashboards,
         troubleshoot,
         artifacts,
+        test_results,
     ):
         app.include_router(module.router)
     meta.mount_swagger_assets(app)

@@ -32,6 +32,10 @@ PUBLIC_PREFIXES = ("/swagger/", "/api/v1/snapshots/")
 # local store's URLs carry their own signature; their uploads stream, unbuffered.
 ARTIFACT_HUB = "/api/v1/artifacts"
 ARTIFACT_URLS = ("/artifacts/", "/artifact-store/")
+# A job publishes test results with its artifact token, which the route checks
+# (api/test_results.py); user credentials never work there.
+TEST_RESULTS_PUBLISH = "/api/v1/test_results"
+JOB_TOKEN_PATHS = frozenset({TEST_RESULTS_PUBLISH})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AUTH_SCHEMES = frozenset({"token", "bearer"})
 
@@ -51,6 +55,7 @@ def is_public(path: str) -> bool:
         or path.startswith(PUBLIC_PREFIXES)
         or path == ARTIFACT_HUB
         or path.startswith(ARTIFACT_URLS)
+        or path in JOB_TOKEN_PATHS
     )
 
 

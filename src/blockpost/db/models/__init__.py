@@ -15,6 +15,7 @@ from blockpost.db.models.promotions import (
 )
 from blockpost.db.models.schedules import Schedule, ScheduleTrigger
 from blockpost.db.models.secrets import Secret
+from blockpost.db.models.test_results import JUnitCase, JUnitReport, JUnitSuite
 from blockpost.db.models.users import ApiToken, User, WebSession
 from blockpost.db.models.workflows import Block, Pipeline, Workflow
 
@@ -28,6 +29,9 @@ __all__ = [
     "Dashboard",
     "Deployment",
     "DeploymentTarget",
+    "JUnitCase",
+    "JUnitReport",
+    "JUnitSuite",
     "Job",
     "JobLogChunk",
     "Notification",
