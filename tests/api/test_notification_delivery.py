@@ -107,6 +107,7 @@ async def notifier(app: FastAPI) -> AsyncIterator[MakeNotifier]:
         options = SenderOptions(
             server_url="https://ci.example.com",
             organization="blockpost",
+            organization_id=app.state.settings.organization_id,
             allow_private=allow_private,
             backoff=0.0,
         )
@@ -236,6 +237,8 @@ async def test_slack_and_signed_webhook_are_delivered_with_a_retry_after_a_500(
     assert payload["workflow"]["id"] == started["workflow_id"]
     assert payload["revision"]["reference"] == "refs/heads/master"
     assert payload["revision"]["reference_type"] == "branch"
+    assert payload["revision"]["commit_message"] == "first"  # make_rig's one commit
+    assert payload["organization"]["id"] == rig.app.state.settings.organization_id
     assert payload["revision"]["branch"] == {"name": "master", "commit_range": ""}
     assert payload["revision"]["tag"] is None
     [build] = payload["blocks"]

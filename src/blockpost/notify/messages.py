@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from blockpost.db.models import Block, Job, Pipeline, Project, Workflow
+from blockpost.dispatch.jobenv import repo_names
 from blockpost.timefmt import iso_seconds
 
 PASSED_COLOR = "#19a974"
@@ -31,12 +32,6 @@ class Facts:
         return f"{self.server_url}/workflows/{self.workflow.id}?pipeline_id={self.pipeline.id}"
 
 
-def _slug(url: str) -> str:
-    """owner/name of a repository URL (`git@host:owner/name.git` or `https://host/owner/name`)."""
-    path = url.rstrip("/").removesuffix(".git").replace(":", "/")
-    return "/".join(path.split("/")[-2:])
-
-
 def slack(facts: Facts, channel: str | None) -> dict[str, Any]:
     """Semaphore's Slack message: one attachment, green when the pipeline passed."""
     pipeline, workflow = facts.pipeline, facts.workflow
@@ -59,7 +54,7 @@ def slack(facts: Facts, channel: str | None) -> dict[str, Any]:
     }
 
 
-def webhook(facts: Facts, organization: str) -> dict[str, Any]:
+def webhook(facts: Facts, organization: str, organization_id: str) -> dict[str, Any]:
     """Semaphore's generic webhook payload, version 1.0.0."""
     pipeline, workflow, project = facts.pipeline, facts.workflow, facts.project
     ref_type = _REF_TYPES.get(workflow.ref_type, workflow.ref_type)
@@ -70,14 +65,17 @@ def webhook(facts: Facts, organization: str) -> dict[str, Any]:
             jobs_of.setdefault(job.block_id, []).append(job)
     return {
         "version": "1.0.0",
-        "organization": {"name": organization, "id": ""},
+        "organization": {"name": organization, "id": organization_id},
         "project": {"name": project.name, "id": project.id},
-        "repository": {"slug": _slug(project.repository_url), "url": project.repository_url},
+        "repository": {
+            "slug": repo_names(project.repository_url)[1],
+            "url": project.repository_url,
+        },
         "revision": {
             "reference": workflow.reference,
             "reference_type": ref_type,
             "commit_sha": workflow.commit_sha,
-            "commit_message": "",
+            "commit_message": workflow.commit_message,
             "sender": {"login": workflow.requester_name, "email": "", "avatar_url": ""},
             "branch": {"name": workflow.branch_name, "commit_range": ""}
             if ref_type == "branch"

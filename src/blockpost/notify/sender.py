@@ -46,6 +46,7 @@ _RETRIED_STATUSES = {408, 425, 429}
 class SenderOptions:
     server_url: str  # links in Slack messages
     organization: str  # the webhook payload's organization.name
+    organization_id: str
     allow_private: bool
     interval: float = 1.0  # how often due deliveries are looked for
     backoff: float = 2.0  # seconds before the first retry; doubles on each one
@@ -133,7 +134,9 @@ class Notifier(LoopService):
             if delivery.kind == "slack":
                 body = messages.slack(facts, delivery.channel)
             else:
-                body = messages.webhook(facts, self.options.organization)
+                body = messages.webhook(
+                    facts, self.options.organization, self.options.organization_id
+                )
             delivery.body = json.dumps(body)
         headers = {"Content-Type": "application/json"}
         if delivery.kind == "webhook":
