@@ -9,6 +9,7 @@ disk; S3's are presigned URLs of the object store itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import os
@@ -130,24 +131,33 @@ class LocalStore:
             parent = parent.parent
 
     async def write(self, key: str, chunks: AsyncIterator[bytes]) -> int:
-        """Stores the streamed bytes under `key`, replacing what was there; the size."""
+        """Stores the streamed bytes under `key`, replacing what was there; the size.
+        The disk writes of one buffer overlap receiving the next."""
         uploads = self.root / UPLOADS
         await asyncio.to_thread(uploads.mkdir, parents=True, exist_ok=True)
         temp = uploads / secrets.token_hex(12)
         size = 0
         handle = await asyncio.to_thread(open, temp, "wb")
+        writing: asyncio.Future[int] | None = None
         try:
             buffer = bytearray()
             async for chunk in chunks:
                 buffer += chunk
                 size += len(chunk)
                 if len(buffer) >= WRITE_BUFFER:
-                    await asyncio.to_thread(handle.write, bytes(buffer))
-                    buffer.clear()
-            await asyncio.to_thread(handle.write, bytes(buffer))
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.ensure_future(asyncio.to_thread(handle.write, buffer))
+                    buffer = bytearray()
+            if writing is not None:
+                await writing
+            await asyncio.to_thread(handle.write, buffer)
             await asyncio.to_thread(handle.close)
             await asyncio.to_thread(self._place, temp, self.path_of(key))
         except BaseException:
+            if writing is not None and not writing.done():
+                with contextlib.suppress(BaseException):
+                    await writing
             handle.close()
             temp.unlink(missing_ok=True)
             raise
