@@ -32,6 +32,8 @@ blocks:
             - test-results publish reports --name Unit
             - test-results publish bad.xml 2> bad.log; [ $? -eq 1 ]
             - 'grep -q "test-results: bad.xml: is not well-formed XML" bad.log'
+            - test-results publish missing.xml 2> missing.log; [ $? -eq 1 ]
+            - 'grep -q "stat missing.xml: no such file or directory" missing.log'
             - test-results gen-pipeline-report
 """
 CART = """<testsuites><testsuite name="cart" time="0.5">
