@@ -151,13 +151,16 @@ async def test_the_s3_store_hands_out_presigned_urls_that_move_the_bytes(
     await store.delete(KEY)  # a missing object is no error
 
 
-def test_an_s3_location_needs_a_bucket() -> None:
+def test_an_s3_location_needs_a_bucket_and_a_prefix_the_cli_can_skip() -> None:
     from blockpost.artifacts.s3 import parse_location
 
-    assert parse_location("s3://b/some/prefix/") == ("b", "some/prefix")
+    assert parse_location("s3://b/ci-artifacts/") == ("b", "ci-artifacts")
     assert parse_location("s3://b") == ("b", "blockpost")
     with pytest.raises(ValueError, match="s3://BUCKET"):
         parse_location("s3:///nobucket")
+    for prefix in ("some/prefix", "Upper", "dots.too"):
+        with pytest.raises(ValueError, match="one path segment"):
+            parse_location(f"s3://b/{prefix}")
 
 
 # --- retention rules, as Semaphore's artifacthub matches them ---------------------------
