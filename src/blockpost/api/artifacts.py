@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from blockpost.api.deps import CallerDep, SessionDep, SettingsDep
 from blockpost.api.request_model import RequestModel
 from blockpost.artifacts import access, hub, listing, policies, tokens
-from blockpost.artifacts.paths import PLURALS, Key, clean_path, level_name
+from blockpost.artifacts.paths import PLURALS, Key, clean_path, is_owner, level_name
 from blockpost.artifacts.store import DOMAIN_PREFIX, LOOPBACK_PREFIX, ArtifactStore, LocalStore
 from blockpost.errors import InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from blockpost.services import projects
@@ -58,7 +58,7 @@ async def _signed_object(
     level: str, owner: str, path: str, request: Request, expires: str = "", signature: str = ""
 ) -> Response:
     store = _store(request)
-    if not isinstance(store, LocalStore) or level not in PLURALS:
+    if not isinstance(store, LocalStore) or level not in PLURALS or not is_owner(owner):
         raise NotFound("no such artifact URL")
     key = Key(level, owner, clean_path(path))
     if not store.verify(key.text, request.method, expires, signature):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from blockpost.errors import InvalidInput
@@ -10,6 +11,8 @@ ROOT = "artifacts"
 # Semaphore's levels, as the CLI's path resolver spells them in keys, and their singulars.
 LEVELS = {"project": "projects", "workflow": "workflows", "job": "jobs"}
 PLURALS = frozenset(LEVELS.values())
+# Owners are the ids of projects, workflows and jobs (UUIDs); nothing like '..'.
+OWNER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,14 @@ def clean_path(path: str, where: str = "path", *, allow_empty: bool = False) -> 
     return "/".join(segments)
 
 
+def is_owner(text: str) -> bool:
+    return OWNER.fullmatch(text) is not None
+
+
 def parse_key(text: str, where: str = "paths") -> Key:
     """`artifacts/<projects|workflows|jobs>/<id>/<path>`, as the artifact CLI sends it."""
     parts = text.strip("/").split("/", 3)
-    if len(parts) < 4 or parts[0] != ROOT or parts[1] not in PLURALS or not parts[2]:
+    if len(parts) < 4 or parts[0] != ROOT or parts[1] not in PLURALS or not is_owner(parts[2]):
         raise InvalidInput(
             where, f"{text!r} is not artifacts/<projects|workflows|jobs>/<id>/<path>"
         )
