@@ -22,7 +22,6 @@ from blockpost.services.principal import Principal
 router = APIRouter(tags=["artifacts"])
 
 HUB_PATH = "/api/v1/artifacts"
-SIGNED_PREFIXES = (LOOPBACK_PREFIX + "/artifacts/", DOMAIN_PREFIX + "/artifacts/")
 
 
 class _File(FileResponse):

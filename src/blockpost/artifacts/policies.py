@@ -6,11 +6,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from blockpost.artifacts.retention import FIELDS, age_text, parse_rules
+from blockpost.artifacts.retention import COLUMNS, FIELDS, age_text, parse_rules
 from blockpost.db.models import ArtifactRetentionPolicy, Project
 from blockpost.errors import InvalidInput
-
-COLUMNS = {"projects": "project_rules", "workflows": "workflow_rules", "jobs": "job_rules"}
 
 
 def as_json(policy: ArtifactRetentionPolicy | None) -> dict[str, list[dict[str, str]]]:

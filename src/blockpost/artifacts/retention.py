@@ -33,11 +33,13 @@ UNITS = {"day": DAY, "week": 7 * DAY, "month": 30 * DAY, "year": 365 * DAY}
 AGE_FORMAT = re.compile(r"^(1[0-2]|[1-9])\s(day|days|week|weeks|month|months|year|years)$")
 MAX_RULES = 10
 MAX_SELECTOR = 100
+# Each level's field in Semaphore's API, and its column (db/models/artifacts.py).
 FIELDS = {
     "projects": "project_level_retention_policies",
     "workflows": "workflow_level_retention_policies",
     "jobs": "job_level_retention_policies",
 }
+COLUMNS = {"projects": "project_rules", "workflows": "workflow_rules", "jobs": "job_rules"}
 
 
 def parse_age(age: Any, where: str) -> int:
@@ -176,10 +178,5 @@ class Retention(LoopService):
                     ArtifactRetentionPolicy.project_id.in_(set(projects.values()))
                 )
             )
-            field = {
-                "projects": "project_rules",
-                "workflows": "workflow_rules",
-                "jobs": "job_rules",
-            }
-            rules = {policy.project_id: getattr(policy, field[level]) for policy in policies}
+            rules = {policy.project_id: getattr(policy, COLUMNS[level]) for policy in policies}
         return projects, rules

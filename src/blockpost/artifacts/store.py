@@ -24,7 +24,6 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from blockpost.errors import Conflict
 
-METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 UPLOADS = ".uploads"  # beside the keys (one filesystem, so a finished upload is a rename)
 WRITE_BUFFER = 1024 * 1024
 
