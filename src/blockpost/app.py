@@ -71,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
     notifier_options = SenderOptions(
         server_url=settings.effective_public_url,
         organization="blockpost",
+        organization_id=settings.organization_id,
         allow_private=settings.allow_private_notification_endpoints,
     )
 
