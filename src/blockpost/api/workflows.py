@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from blockpost.api.deps import CallerDep, EngineDep, SessionDep
+from blockpost.api import multipart
+from blockpost.api.deps import CallerDep, EngineDep, SessionDep, SettingsDep
 from blockpost.api.pagination import PageDep
 from blockpost.db.models import Workflow
 from blockpost.engine import runs
-from blockpost.services import projects, workflows
+from blockpost.errors import InvalidInput
+from blockpost.services import projects, snapshots, workflows
 from blockpost.services.workflows import WorkflowFilter, unix_time
 from blockpost.timefmt import seconds_nanos
 
@@ -100,12 +103,76 @@ class RescheduleOut(BaseModel):
     ppl_id: str
 
 
-@router.post("", response_model=RunOut)
+class SnapshotOut(RunOut):
+    wf_id: str  # the names `sem create workflow --follow` reads
+    ppl_id: str
+
+
+_RUN_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": RunIn.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["project_id", "snapshot_archive"],
+                    "properties": {
+                        "project_id": {"type": "string"},
+                        "label": {"type": "string"},
+                        "pipeline_file": {"type": "string"},
+                        "snapshot_archive": {"type": "string", "format": "binary"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@router.post("", response_model=RunOut | SnapshotOut, openapi_extra=_RUN_BODY)
 async def run_workflow(
-    body: RunIn, session: SessionDep, caller: CallerDep, engine: EngineDep
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    engine: EngineDep,
+    settings: SettingsDep,
 ) -> RunOut:
     """Runs the pipeline file at the reference (JSON or form body). An unknown reference or
-    commit is a 400; a broken pipeline file gives a pipeline that ends failed/malformed."""
+    commit is a 400; a broken pipeline file gives a pipeline that ends failed/malformed.
+    multipart/form-data with a `snapshot_archive` (a tar.gz, as `sem create workflow`
+    sends it) runs the archive's contents instead, its branch the `label`."""
+    content_type = request.headers.get("content-type", "")
+    if multipart.is_multipart(content_type):
+        form = multipart.parse(content_type, await request.body())
+        fields = {name: part.data.decode("utf-8", "replace") for name, part in form.items()}
+        if not fields.get("project_id"):
+            raise InvalidInput("project_id", "is required")
+        if "snapshot_archive" not in form or form["snapshot_archive"].filename is None:
+            raise InvalidInput("snapshot_archive", "is required, as a file")
+        workflow, pipeline = await snapshots.run_snapshot(
+            session,
+            engine,
+            caller,
+            fields["project_id"],
+            fields.get("label", ""),
+            form["snapshot_archive"].data,
+            pipeline_file=fields.get("pipeline_file") or None,
+            max_archive_bytes=settings.snapshot_max_bytes,
+        )
+        return SnapshotOut(
+            workflow_id=workflow.id,
+            pipeline_id=pipeline.id,
+            hook_id=workflow.hook_id,
+            wf_id=workflow.id,
+            ppl_id=pipeline.id,
+        )
+    try:
+        body = RunIn.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from None
     project = await projects.runnable(session, caller, body.project_id)
     run = runs.RunRequest(body.reference, body.commit_sha or None, body.pipeline_file or None)
     workflow, pipeline = await runs.start_workflow(session, engine, caller, project, run)
