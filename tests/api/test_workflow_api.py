@@ -345,7 +345,7 @@ async def test_bad_run_requests_are_4xx_and_store_nothing(rig: EngineRig) -> Non
         ({**good, "commit_sha": "--upload-pack=evil"}, "commit_sha"),
         ({**good, "pipeline_file": "/etc/passwd"}, "pipeline_file"),
         ({**good, "pipeline_file": ".semaphore/../../x.yml"}, "pipeline_file"),
-        ({**good, "colour": "red"}, "colour"),
+        ({**good, "commit_sha": ["f" * 40]}, "commit_sha"),
         ([good], "body"),
     ]
     for body, field in bodies:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from blockpost.api.deps import CallerDep, SessionDep, SettingsDep
 from blockpost.api.middleware import SESSION_COOKIE
+from blockpost.api.request_model import RequestModel
 from blockpost.errors import NotAuthenticated
 from blockpost.services import auth
 from blockpost.services.login_limit import LoginLimiter
@@ -14,9 +15,7 @@ from blockpost.services.login_limit import LoginLimiter
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
-class LoginIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LoginIn(RequestModel):
     auth: str = Field(min_length=1, max_length=254, description="username or email")
     password: str = Field(min_length=1, max_length=1024)
 

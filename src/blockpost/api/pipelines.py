@@ -9,11 +9,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from blockpost.api.deps import CallerDep, EngineDep, SessionDep
 from blockpost.api.jobs import STATES
 from blockpost.api.pagination import PageDep
+from blockpost.api.request_model import RequestModel
 from blockpost.api.workflows import TRIGGERED_BY
 from blockpost.db.models import Block, Job, Pipeline, Workflow
 from blockpost.engine import rebuild, runs
@@ -134,9 +135,7 @@ async def _runnable(ppl_id: str, session: SessionDep, caller: CallerDep) -> Pipe
     return await projects.runnable_child(session, caller, Pipeline, ppl_id, "pipeline")
 
 
-class TerminateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TerminateIn(RequestModel):
     terminate_request: bool
 
 

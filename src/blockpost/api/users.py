@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from blockpost.api.deps import AdminDep, CallerDep, SessionDep
 from blockpost.api.pagination import PageDep
+from blockpost.api.request_model import RequestModel
 from blockpost.db.models import User
 from blockpost.services import users
 from blockpost.timefmt import iso_seconds
@@ -36,9 +37,7 @@ class UserOut(BaseModel):
         )
 
 
-class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UserIn(RequestModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
     name: str = Field(default="", max_length=255)

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from blockpost.api import multipart
 from blockpost.api.deps import CallerDep, EngineDep, SessionDep, SettingsDep
 from blockpost.api.pagination import PageDep
+from blockpost.api.request_model import RequestModel
 from blockpost.db.models import Workflow
 from blockpost.engine import runs
 from blockpost.errors import InvalidInput
@@ -28,9 +29,7 @@ async def _runnable(wf_id: str, session: SessionDep, caller: CallerDep) -> Workf
 RunnableWorkflow = Annotated[Workflow, Depends(_runnable)]
 
 
-class RunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RunIn(RequestModel):
     project_id: str = Field(min_length=1, max_length=100, description="project id or name")
     reference: str = Field(
         min_length=1, max_length=1024, description="refs/heads/X, refs/tags/X or refs/pull/N"

@@ -5,18 +5,17 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from blockpost.api.deps import CallerDep
+from blockpost.api.request_model import RequestModel
 from blockpost.errors import InvalidInput
 from blockpost.pipeline_yaml import PipelineInvalid, validate_pipeline
 
 router = APIRouter(prefix="/api/v1alpha", tags=["yaml"])
 
 
-class YamlIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class YamlIn(RequestModel):
     yaml_definition: str = Field(description="the pipeline YAML, as text")
     pipeline_id: str = Field(
         default="", description="Semaphore reruns that pipeline with the definition; not supported"
