@@ -18,19 +18,15 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # --- workflows and pipelines (issue 17: sem get wf / get ppl) ---
     # Workflows from before this were never asked for their message: blank, not guessed.
     with op.batch_alter_table("workflows") as batch:
         batch.add_column(sa.Column("commit_message", sa.Text(), nullable=False, server_default=""))
     with op.batch_alter_table("pipelines") as batch:
         batch.add_column(sa.Column("triggerer_user_id", sa.String(36), nullable=True))
-    # --- end workflows and pipelines ---
 
 
 def downgrade() -> None:
-    # --- workflows and pipelines ---
     with op.batch_alter_table("pipelines") as batch:
         batch.drop_column("triggerer_user_id")
     with op.batch_alter_table("workflows") as batch:
         batch.drop_column("commit_message")
-    # --- end workflows and pipelines ---

@@ -1,7 +1,7 @@
 """Test results: the JUnit reports jobs publish, with their suites and cases.
 
-Revision ID: 0016
-Revises: 0014
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-01 17:00:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import blockpost.db.base
 
-revision = "0016"
-down_revision = "0014"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

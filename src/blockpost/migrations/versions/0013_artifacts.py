@@ -1,7 +1,7 @@
 """Artifact retention policies, one per project.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-01 16:40:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import blockpost.db.base
 
-revision = "0014"
-down_revision = "0013"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
