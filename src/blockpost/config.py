@@ -15,6 +15,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from blockpost.agent.sandbox import SandboxMode
+from blockpost.artifacts.location import parse_location
 from blockpost.dispatch.embedded import EmbeddedUsers
 from blockpost.tls import check_pair, check_readable
 
@@ -175,6 +176,13 @@ class Settings(BaseSettings):
                 "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
                 f"(got {value.split(':', 1)[0]!r})"
             )
+        return value
+
+    @field_validator("artifact_store")
+    @classmethod
+    def _store_location(cls, value: str) -> str:
+        if value.startswith("s3:"):
+            parse_location(value)
         return value
 
     @field_validator("tls_cert")

@@ -87,6 +87,17 @@ def test_bad_settings_exit_2_with_the_setting_named(tmp_path: Path) -> None:
     )
 
 
+def test_a_malformed_s3_artifact_store_is_a_settings_error(tmp_path: Path) -> None:
+    env = {"BLOCKPOST_ARTIFACT_STORE": "s3://bucket/Two/Segments"}
+    result = blockpost("db", "current", data_dir=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "blockpost: setting artifact_store (BLOCKPOST_ARTIFACT_STORE): Value error, "
+        "the prefix must be one path segment"
+    )
+    assert "Traceback" not in result.stderr
+
+
 def test_out_of_range_settings_name_the_variable_and_the_value(tmp_path: Path) -> None:
     result = blockpost("db", "current", data_dir=tmp_path, env={"BLOCKPOST_PORT": "70000"})
     assert result.returncode == 2

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from blockpost.artifacts.location import parse_location
 from blockpost.artifacts.store import ObjectInfo
 
 CLIENT_METHODS = {
@@ -19,25 +18,6 @@ CLIENT_METHODS = {
     "PUT": "put_object",
     "DELETE": "delete_object",
 }
-# Semaphore's artifact CLI finds the key of a pulled object in its URL after exactly one
-# path segment of [a-z0-9-] (where Semaphore puts its project id; pkg/api/signed_url.go),
-# so the prefix is one such segment, and a location without one gets this.
-DEFAULT_PREFIX = "blockpost"
-PREFIX = re.compile(r"[a-z0-9-]+")
-
-
-def parse_location(location: str) -> tuple[str, str]:
-    """`s3://bucket/prefix` -> (bucket, prefix)."""
-    parts = urlsplit(location)
-    if parts.scheme != "s3" or not parts.netloc:
-        raise ValueError("BLOCKPOST_ARTIFACT_STORE must be s3://BUCKET or s3://BUCKET/PREFIX")
-    prefix = parts.path.strip("/") or DEFAULT_PREFIX
-    if not PREFIX.fullmatch(prefix):
-        raise ValueError(
-            "BLOCKPOST_ARTIFACT_STORE: the prefix must be one path segment of lowercase "
-            "letters, digits and '-' (Semaphore's artifact CLI reads keys after exactly one)"
-        )
-    return parts.netloc, prefix
 
 
 class S3Store:
