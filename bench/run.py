@@ -27,6 +27,7 @@ BENCHMARKS = (
     "logs",
     "list_latency",
     "load",
+    "artifacts",
 )
 
 

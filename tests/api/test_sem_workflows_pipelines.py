@@ -179,3 +179,21 @@ async def test_a_rerun_workflow_names_the_one_it_reruns(rig: EngineRig) -> None:
     assert described.json()["workflow"]["rerun_of"] == first["workflow_id"]
     pipeline = (await rig.pipeline(again.json()["ppl_id"], detailed=False))["pipeline"]
     assert pipeline["triggerer"]["workflow_rerun_of"] == first["workflow_id"]
+
+
+async def test_pipeline_list_totals_count_what_the_filters_keep(rig: EngineRig) -> None:
+    rig.repo.tag("v1.0")
+    for reference in ("refs/heads/master", "refs/heads/master", "refs/tags/v1.0"):
+        await rig.run(reference)
+
+    async def total(**params: str) -> tuple[str, str]:
+        response = await rig.api.get(
+            f"{API}/pipelines", params={"project_id": rig.project_id, "page_size": 1, **params}
+        )
+        assert response.status_code == 200, response.text
+        return response.headers["total"], response.headers["x-has-more"]
+
+    assert await total() == ("3", "true")
+    assert await total(git_ref_types="tag") == ("1", "false")
+    assert await total(label="master") == ("2", "true")
+    assert await total(yml_file_path=".semaphore/semaphore.yml", label="master") == ("2", "true")
