@@ -15,13 +15,13 @@ from blockpost.api.deps import CallerDep, EngineDep, SessionDep
 from blockpost.api.jobs import STATES
 from blockpost.api.pagination import PageDep
 from blockpost.api.request_model import RequestModel
-from blockpost.api.workflows import TRIGGERED_BY
+from blockpost.api.workflows import TRIGGERED_BY, WorkflowFilterDep
 from blockpost.db.models import Block, Job, Pipeline, Workflow
 from blockpost.engine import rebuild, runs
 from blockpost.engine.promotions import AUTO_PROMOTER
 from blockpost.errors import InvalidInput
 from blockpost.services import projects, workflows
-from blockpost.services.workflows import PipelineFilter, WorkflowFilter, unix_time
+from blockpost.services.workflows import PipelineFilter, unix_time
 from blockpost.timefmt import custom, seconds_nanos
 
 router = APIRouter(prefix="/api/v1alpha/pipelines", tags=["pipelines"])
@@ -167,34 +167,21 @@ async def list_pipelines(
     page: PageDep,
     project_id: Annotated[str | None, Query(max_length=100)] = None,
     wf_id: Annotated[str | None, Query(max_length=100)] = None,
-    branch_name: Annotated[str | None, Query(max_length=1024)] = None,
     yml_file_path: Annotated[str | None, Query(max_length=1024)] = None,
-    requester_id: Annotated[str | None, Query(max_length=100)] = None,
-    label: Annotated[
-        str | None, Query(max_length=1024, description="branch or tag name, or PR number")
-    ] = None,
-    git_ref_types: Annotated[
-        list[str] | None, Query(description="branch, tag, pr: repeated or comma-separated")
-    ] = None,
-    created_after: int | None = None,
-    created_before: int | None = None,
     done_after: int | None = None,
     done_before: int | None = None,
+    *,
+    of_workflow: WorkflowFilterDep,
 ) -> list[dict[str, Any]]:
-    """Newest first, 30 to a page with a `link` header; `project_id` or `wf_id` is required;
+    """Newest first, 30 to a page with paging headers; `project_id` or `wf_id` is required;
     the `*_after`/`*_before` bounds are Unix timestamps."""
     where = PipelineFilter(
         project_id=project_id,
         wf_id=wf_id,
         yml_file_path=yml_file_path,
-        workflow=WorkflowFilter(
-            branch_name=branch_name,
-            requester_id=requester_id,
-            label=label,
-            git_ref_types=workflows.git_ref_types(git_ref_types or []),
-        ),
-        created_after=unix_time("created_after", created_after),
-        created_before=unix_time("created_before", created_before),
+        workflow=of_workflow,
+        created_after=of_workflow.created_after,
+        created_before=of_workflow.created_before,
         done_after=unix_time("done_after", done_after),
         done_before=unix_time("done_before", done_before),
     )

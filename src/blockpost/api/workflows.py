@@ -178,14 +178,7 @@ async def run_workflow(
     return RunOut(workflow_id=workflow.id, pipeline_id=pipeline.id, hook_id=workflow.hook_id)
 
 
-@router.get("", response_model=list[WorkflowOut])
-async def list_workflows(
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    caller: CallerDep,
-    page: PageDep,
-    project_id: Annotated[str, Query(min_length=1, max_length=100)],
+def _workflow_filter(
     branch_name: Annotated[str | None, Query(max_length=1024)] = None,
     requester_id: Annotated[str | None, Query(max_length=100)] = None,
     label: Annotated[
@@ -196,10 +189,9 @@ async def list_workflows(
     ] = None,
     created_after: int | None = None,
     created_before: int | None = None,
-) -> list[WorkflowOut]:
-    """Newest first, 30 to a page with a `link` header; `created_after`/`created_before`
-    are Unix timestamps."""
-    where = WorkflowFilter(
+) -> WorkflowFilter:
+    """The workflow list's filters, which the pipeline list takes too."""
+    return WorkflowFilter(
         branch_name=branch_name,
         requester_id=requester_id,
         label=label,
@@ -207,6 +199,23 @@ async def list_workflows(
         created_after=unix_time("created_after", created_after),
         created_before=unix_time("created_before", created_before),
     )
+
+
+WorkflowFilterDep = Annotated[WorkflowFilter, Depends(_workflow_filter)]
+
+
+@router.get("", response_model=list[WorkflowOut])
+async def list_workflows(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    caller: CallerDep,
+    page: PageDep,
+    project_id: Annotated[str, Query(min_length=1, max_length=100)],
+    where: WorkflowFilterDep,
+) -> list[WorkflowOut]:
+    """Newest first, 30 to a page with paging headers; `created_after`/`created_before`
+    are Unix timestamps."""
     rows, total = await workflows.list_workflows(
         session, caller, project_id, where, page.offset, page.page_size
     )
