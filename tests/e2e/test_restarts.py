@@ -151,7 +151,7 @@ def test_a_hand_run_agent_restarted_under_its_name_gets_back_in(
                 first.kill()
 
 
-def test_an_idle_agent_told_to_stop_is_gone_within_two_seconds(
+def test_an_idle_agent_told_to_stop_leaves_without_waiting_out_its_held_sync(
     server: ServerProcess, tmp_path: Path
 ) -> None:
     """Its sync is held for the whole hold (20 s): SIGTERM must not wait for it."""
@@ -173,7 +173,8 @@ def test_an_idle_agent_told_to_stop_is_gone_within_two_seconds(
             told = time.monotonic()
             agent.send_signal(signal.SIGTERM)
             assert agent.wait(timeout=10) == 0
-            assert time.monotonic() - told < 2
+            # not the held sync's 20 s; 2 s on a quiet machine, more with two suites running
+            assert time.monotonic() - told < 5
             assert listed() == [], "it left without saying goodbye"
         finally:
             if agent.poll() is None:
