@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,11 +93,24 @@ OwnerQuery = Annotated[
 ]
 
 
+async def _owner(
+    scope: ScopeQuery,
+    scope_id: OwnerQuery = "",
+    id: Annotated[str, Query(include_in_schema=False)] = "",
+) -> tuple[str, str]:
+    """(scope, owner id) as the query names them: Semaphore's `scope_id`, or our `id`."""
+    return scope, scope_id or id
+
+
+OwnerDep = Annotated[tuple[str, str], Depends(_owner)]
+
+
 async def _located(
-    session: AsyncSession, caller: Principal, scope: str, scope_id: str, path: str
+    session: AsyncSession, caller: Principal, owner: tuple[str, str], path: str
 ) -> tuple[Key, str]:
     """The key the query names, and the id of the project it belongs to (which the
     caller may see)."""
+    scope, scope_id = owner
     level = level_name(scope)
     if not scope_id:
         raise InvalidInput("scope_id", "must be present")
@@ -111,14 +124,12 @@ async def list_artifacts(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
-    scope: ScopeQuery,
-    scope_id: OwnerQuery = "",
-    id: Annotated[str, Query(include_in_schema=False)] = "",
+    owner: OwnerDep,
     path: str = "",
 ) -> dict[str, Any]:
     """The files and directories at `path` (default: the top) of a project's, workflow's
     or job's artifacts."""
-    key, _ = await _located(session, caller, scope, scope_id or id, path)
+    key, _ = await _located(session, caller, owner, path)
     return {"artifacts": await listing.entries(_store(request), key)}
 
 
@@ -127,14 +138,12 @@ async def artifact_signed_url(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
-    scope: ScopeQuery,
+    owner: OwnerDep,
     path: str,
-    scope_id: OwnerQuery = "",
-    id: Annotated[str, Query(include_in_schema=False)] = "",
     method: Literal["GET", "HEAD"] = "GET",
 ) -> dict[str, Any]:
     """A URL to download (GET) or check (HEAD) one artifact file, as Semaphore's."""
-    key, _ = await _located(session, caller, scope, scope_id or id, path)
+    key, _ = await _located(session, caller, owner, path)
     store = _store(request)
     if not key.path or await store.stat(key.text) is None:
         raise NotFound("Artifact not found")
@@ -147,13 +156,11 @@ async def download_artifact(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
-    scope: ScopeQuery,
+    owner: OwnerDep,
     path: str,
-    scope_id: OwnerQuery = "",
-    id: Annotated[str, Query(include_in_schema=False)] = "",
 ) -> RedirectResponse:
     """Redirects (307) to a signed URL of the file (`curl -L` follows)."""
-    key, _ = await _located(session, caller, scope, scope_id or id, path)
+    key, _ = await _located(session, caller, owner, path)
     store = _store(request)
     if not key.path or await store.stat(key.text) is None:
         raise NotFound("Artifact not found")
@@ -165,14 +172,12 @@ async def delete_artifacts(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
-    scope: ScopeQuery,
+    owner: OwnerDep,
     path: str,
-    scope_id: OwnerQuery = "",
-    id: Annotated[str, Query(include_in_schema=False)] = "",
 ) -> Response:
     """Deletes a file, or a directory with everything in it; only those who may run jobs
     in the project may."""
-    key, project_id = await _located(session, caller, scope, scope_id or id, path)
+    key, project_id = await _located(session, caller, owner, path)
     await projects.runnable(session, caller, project_id)
     if not key.path:
         raise InvalidInput("path", "must name a file or directory")
