@@ -239,8 +239,9 @@ async def test_a_lost_agent_fails_its_job_and_leaves_the_list(
 ) -> None:
     agent, job_id = await agent_running(app, admin, SPEC, "vanishing")
     assert (await agent.job(job_id)).status_code == 200
+    reaper = Reaper(app.state.db, app.state.wakeups, lease_seconds=1)
     await asyncio.sleep(1.1)
-    await Reaper(app.state.db, app.state.wakeups, lease_seconds=1).run_once()
+    await reaper.run_once()
     status = (await admin.get(f"/api/v1alpha/jobs/{job_id}")).json()["status"]
     assert (status["state"], status["result"]) == ("FINISHED", "FAILED")
     assert status["result_reason"] == "agent vanishing was lost: no sync for 1 s"
@@ -291,6 +292,25 @@ async def test_an_agent_registering_again_under_its_name_replaces_its_stale_self
     assert "another type" in taken.json()["message"]
     for agent in (stale, again, third, other_type):
         await agent.close()
+
+
+async def test_a_server_just_started_gives_silent_agents_a_lease_to_come_back(
+    app: FastAPI, admin: httpx.AsyncClient
+) -> None:
+    """Agents cannot sync while the server is down: a restart is not evidence they are lost."""
+    agent, job_id = await agent_running(app, admin, SPEC, "patient")
+    assert (await agent.job(job_id)).status_code == 200
+    await asyncio.sleep(1.1)  # silent for longer than the lease, as if the server had been down
+    restarted = Reaper(app.state.db, app.state.wakeups, lease_seconds=1)
+    await restarted.run_once()
+    assert [
+        a["metadata"]["name"] for a in (await admin.get("/api/v1alpha/agents")).json()["agents"]
+    ] == ["patient"]
+    await asyncio.sleep(1.1)  # a whole lease of the server listening, and still silent
+    await restarted.run_once()
+    assert (await admin.get("/api/v1alpha/agents")).json()["agents"] == []
+    status = (await admin.get(f"/api/v1alpha/jobs/{job_id}")).json()["status"]
+    assert (status["state"], status["result"]) == ("FINISHED", "FAILED")
 
 
 async def test_the_server_stops_a_job_past_its_time_limit(

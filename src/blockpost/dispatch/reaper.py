@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.background import LoopService
 from blockpost.db.engine import Database
-from blockpost.db.models import Job
+from blockpost.db.models import Agent, Job
 from blockpost.dispatch import queue, registry, sync
 from blockpost.dispatch.wakeup import Wakeups
 
@@ -25,6 +27,9 @@ class Reaper(LoopService):
         self.wakeups = wakeups
         self.lease_seconds = lease_seconds
         self.interval = max(lease_seconds / 4, 1.0)
+        # No agent could sync while this server was down, so silence is only evidence of a
+        # lost agent once the server has been listening for a whole lease.
+        self.judge_agents_after = time.monotonic() + lease_seconds
 
     async def _loop(self) -> None:
         while True:
@@ -38,7 +43,7 @@ class Reaper(LoopService):
 
     async def run_once(self) -> None:
         async with self.db.session() as session:
-            for agent in await sync.lost_agents(session, self.lease_seconds):
+            for agent in await self._lost_agents(session):
                 reason = f"agent {agent.name} was lost: no sync for {self.lease_seconds} s"
                 await registry.remove(session, self.wakeups, agent, reason)
                 log.warning(
@@ -54,3 +59,8 @@ class Reaper(LoopService):
             for job in await queue.stale_running(session):
                 await queue.request_stop(session, self.wakeups, job, queue.TIME_LIMIT_REASON)
             await registry.purge_released(session)
+
+    async def _lost_agents(self, session: AsyncSession) -> list[Agent]:
+        if time.monotonic() < self.judge_agents_after:
+            return []
+        return await sync.lost_agents(session, self.lease_seconds)
