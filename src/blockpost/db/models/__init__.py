@@ -3,7 +3,9 @@
 from blockpost.db.models.agents import Agent, AgentType
 from blockpost.db.models.artifacts import ArtifactRetentionPolicy
 from blockpost.db.models.audit import AuditEvent
+from blockpost.db.models.cache import CacheEntry
 from blockpost.db.models.dashboards import Dashboard
+from blockpost.db.models.hooks import HookDelivery
 from blockpost.db.models.jobs import Job, JobLogChunk
 from blockpost.db.models.notifications import Notification, NotificationDelivery
 from blockpost.db.models.projects import Project, ProjectMember
@@ -26,9 +28,11 @@ __all__ = [
     "ArtifactRetentionPolicy",
     "AuditEvent",
     "Block",
+    "CacheEntry",
     "Dashboard",
     "Deployment",
     "DeploymentTarget",
+    "HookDelivery",
     "JUnitCase",
     "JUnitReport",
     "JUnitSuite",
