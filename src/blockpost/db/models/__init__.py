@@ -5,7 +5,7 @@ from blockpost.db.models.artifacts import ArtifactRetentionPolicy
 from blockpost.db.models.audit import AuditEvent
 from blockpost.db.models.cache import CacheEntry
 from blockpost.db.models.dashboards import Dashboard
-from blockpost.db.models.hooks import HookDelivery
+from blockpost.db.models.hooks import HookDelivery, ProjectHook
 from blockpost.db.models.jobs import Job, JobLogChunk
 from blockpost.db.models.notifications import Notification, NotificationDelivery
 from blockpost.db.models.projects import Project, ProjectMember
@@ -42,6 +42,7 @@ __all__ = [
     "NotificationDelivery",
     "Pipeline",
     "Project",
+    "ProjectHook",
     "ProjectMember",
     "Promotion",
     "Schedule",

@@ -35,7 +35,9 @@ class Workflow(Base):
     commit_sha: Mapped[str] = mapped_column(String(40))
     commit_message: Mapped[str] = mapped_column(Text, default="")  # read from git at the start
     pipeline_file: Mapped[str] = mapped_column(String(1024))
-    triggered_by: Mapped[str] = mapped_column(String(16), default="api")  # api | schedule
+    triggered_by: Mapped[str] = mapped_column(String(16), default="api")  # api|schedule|hook
+    # None: the pipelines' secrets as named; a list: only these (a forked pull request's)
+    allowed_secrets: Mapped[list[str] | None] = mapped_column(JSON)
     parameters: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # env for every job
     initial_ppl_id: Mapped[str] = mapped_column(UUIDColumn)
     rerun_of: Mapped[str | None] = mapped_column(UUIDColumn)
