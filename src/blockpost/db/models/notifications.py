@@ -26,21 +26,30 @@ class Notification(Timestamps, Base):
 
 
 class NotificationDelivery(Base):
-    """One message to one endpoint: written with the pipeline's end, sent by notify/sender."""
+    """One message to one endpoint: written with the pipeline's end (a commit status: with
+    its start, a block's end or its end), sent by notify/sender."""
 
     __tablename__ = "notification_deliveries"
     __table_args__ = (
         Index("ix_notification_deliveries_due", "state", "next_attempt_at"),
         Index("ix_notification_deliveries_log", "notification_id", "id"),
+        Index("ix_notification_deliveries_project", "project_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    notification_id: Mapped[str] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
+    # None for a commit status, which belongs to its project instead
+    notification_id: Mapped[str | None] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE")
+    )
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     rule_name: Mapped[str] = mapped_column(String(255), default="")
     pipeline_id: Mapped[str] = mapped_column(
         ForeignKey("pipelines.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[str] = mapped_column(String(16))  # slack | webhook
+    kind: Mapped[str] = mapped_column(String(16))  # slack | webhook | commit_status
+    # a commit status's context and state (pending|success|failure|error); "" otherwise
+    context: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[str] = mapped_column(String(16), default="")
     endpoint: Mapped[str] = mapped_column(String(2048))
     channel: Mapped[str | None] = mapped_column(String(255))  # a Slack channel, if named
     method: Mapped[str] = mapped_column(String(8), default="POST")
@@ -51,7 +60,8 @@ class NotificationDelivery(Base):
     # the name of the global secret whose WEBHOOK_SECRET signs the body; "" for none
     secret_name: Mapped[str] = mapped_column(String(255), default="")
     timeout_ms: Mapped[int] = mapped_column(default=0)  # 0: the sender's default
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # |delivered|failed
+    # |delivered|failed, or superseded: a newer status of its context replaced it unsent
+    state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int]
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)

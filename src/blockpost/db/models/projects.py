@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blockpost.db.base import Base, Timestamps, UUIDColumn, new_uuid
@@ -34,6 +34,14 @@ class Project(Timestamps, Base):
     workflow_count: Mapped[int] = mapped_column(default=0)
     # the project's integer id in the task-launch API (/api/project/{number}/tasks)
     number: Mapped[int] = mapped_column(unique=True)
+    # spec.repository.status.pipeline_files: [{path, level}], the files that post commit
+    # statuses (level "pipeline" or "block"). Defaults on the server's side: inserts written
+    # for older revisions (the migration tests') leave them out.
+    status_pipeline_files: Mapped[list[dict[str, str]]] = mapped_column(
+        JSON, server_default=text("'[]'")
+    )
+    # the token commit statuses are posted with, sealed; "" for none (nothing is posted)
+    status_token: Mapped[str] = mapped_column(Text, server_default=text("''"))
 
     owner: Mapped[User] = relationship(lazy="joined")
 
