@@ -16,6 +16,7 @@ from blockpost.api import (
     artifacts,
     audit,
     auth,
+    cache,
     dashboards,
     deployment_targets,
     jobs,
@@ -161,6 +162,7 @@ def create_app(settings: Settings) -> FastAPI:
         dashboards,
         troubleshoot,
         artifacts,
+        cache,
         test_results,
     ):
         app.include_router(module.router)

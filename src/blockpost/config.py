@@ -165,6 +165,13 @@ class Settings(BaseSettings):
         gt=0,
         description="How often artifacts past their project's retention policy are removed.",
     )
+    # the job cache (issue 18): archives kept in the artifact store, under cache/
+    cache_project_limit_bytes: int = Field(
+        default=9 * 1024**3,
+        ge=1,
+        description="How much cache each project may keep; storing past it evicts the "
+        "project's least recently used keys.",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -35,7 +35,11 @@ ARTIFACT_URLS = ("/artifacts/", "/artifact-store/")
 # A job publishes test results with its artifact token, which the route checks
 # (api/test_results.py); user credentials never work there.
 TEST_RESULTS_PUBLISH = "/api/v1/test_results"
-JOB_TOKEN_PATHS = frozenset({TEST_RESULTS_PUBLISH})
+# The job cache (api/cache.py): the `cache` command's routes check the job's artifact token
+# themselves; the local store's URLs of archives carry their own signature and stream.
+CACHE_API = "/api/v1/cache"
+CACHE_URLS = "/cache/"
+JOB_TOKEN_PATHS = frozenset({TEST_RESULTS_PUBLISH, CACHE_API})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AUTH_SCHEMES = frozenset({"token", "bearer"})
 
@@ -56,6 +60,7 @@ def is_public(path: str) -> bool:
         or path == ARTIFACT_HUB
         or path.startswith(ARTIFACT_URLS)
         or path in JOB_TOKEN_PATHS
+        or path.startswith((CACHE_API + "/", CACHE_URLS))
     )
 
 
@@ -292,7 +297,9 @@ class BodyMiddleware:
         if (where := _unstorable_query(scope)) is not None:
             await error_response(400, f"{where}: {storable.REASON}")(scope, receive, send)
             return
-        if scope["method"] not in BODY_METHODS or scope["path"].startswith(ARTIFACT_URLS):
+        if scope["method"] not in BODY_METHODS or scope["path"].startswith(
+            (*ARTIFACT_URLS, CACHE_URLS)
+        ):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

@@ -1,0 +1,1 @@
+"""The job cache: Semaphore's `cache` keys per project, kept in the artifact store."""
