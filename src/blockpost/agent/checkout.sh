@@ -13,23 +13,26 @@ checkout() {
     return 1
   fi
   local depth="${SEMAPHORE_GIT_DEPTH:-50}"
+  # git ignores --depth when it clones a local path; a file:// URL makes it honour it.
+  local url="$SEMAPHORE_GIT_URL"
+  case "$url" in /*) url="file://$url" ;; esac
   rm -rf "$SEMAPHORE_GIT_DIR"
   case "${SEMAPHORE_GIT_REF_TYPE:-branch}" in
     pull-request)
-      git clone --depth "$depth" "$SEMAPHORE_GIT_URL" "$SEMAPHORE_GIT_DIR" || return 1
+      git clone --depth "$depth" "$url" "$SEMAPHORE_GIT_DIR" || return 1
       cd "$SEMAPHORE_GIT_DIR" || return 1
       git fetch --depth "$depth" origin "+$SEMAPHORE_GIT_REF:" || git fetch origin "+$SEMAPHORE_GIT_REF:" || return 1
       git checkout -qf FETCH_HEAD || return 1
       ;;
     tag)
-      git clone --depth "$depth" -b "$SEMAPHORE_GIT_TAG_NAME" "$SEMAPHORE_GIT_URL" "$SEMAPHORE_GIT_DIR" || {
+      git clone --depth "$depth" -b "$SEMAPHORE_GIT_TAG_NAME" "$url" "$SEMAPHORE_GIT_DIR" || {
         echo "Release $SEMAPHORE_GIT_TAG_NAME not found .... Exiting"; return 1; }
       cd "$SEMAPHORE_GIT_DIR" || return 1
       git checkout -qf "$SEMAPHORE_GIT_TAG_NAME" || return 1
       ;;
     *)
       echo "Performing shallow clone with depth: $depth"
-      if ! git clone --depth "$depth" -b "$SEMAPHORE_GIT_BRANCH" "$SEMAPHORE_GIT_URL" "$SEMAPHORE_GIT_DIR"; then
+      if ! git clone --depth "$depth" -b "$SEMAPHORE_GIT_BRANCH" "$url" "$SEMAPHORE_GIT_DIR"; then
         echo "Branch not found performing full clone"
         git clone "$SEMAPHORE_GIT_URL" "$SEMAPHORE_GIT_DIR" || return 1
       fi

@@ -53,6 +53,7 @@ class JobRunner:
         self.workspace = workspace
         prelude = (
             f"source {workspace.control / 'checkout.sh'}\n"
+            f"source {workspace.toolbox / 'sem_version.sh'}\n"
             f'export PATH={shell_quote(str(workspace.toolbox / "bin"))}:"$PATH"'
         )
         in_containers = containers.requested(payload)

@@ -12,12 +12,22 @@ if sys.version_info < (3, 8):  # noqa: UP036 (the job's python3 may be older tha
 # is installed, wherever the agent found it.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from toolbox import artifact, sem_context, test_results
+from toolbox import (
+    artifact,
+    install_package,
+    sem_context,
+    sem_service,
+    sem_version,
+    test_results,
+)
 
 COMMANDS = {
     "artifact": artifact.main,
     "sem-context": sem_context.main,
     "test-results": test_results.main,
+    "sem-version": sem_version.main,
+    "sem-service": sem_service.main,
+    "install-package": install_package.main,
 }
 
 if __name__ == "__main__":
