@@ -1,10 +1,12 @@
-"""Command line: `blockpost serve | agent | db … | user … | token create | validate FILE…`."""
+"""Command line: `blockpost serve | agent | db … | user … | token create | backup | restore |
+validate FILE…`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -13,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost import __version__
@@ -140,6 +142,20 @@ def _parser() -> argparse.ArgumentParser:
         help="check the server's certificate for NAME instead of the --url host",
     )
 
+    backup = commands.add_parser(
+        "backup", help="write the server's state to FILE (tar.gz) while it runs"
+    )
+    backup.add_argument("file", type=Path, metavar="FILE")
+    backup.add_argument(
+        "--with-artifacts",
+        action="store_true",
+        help="add the local artifact store (and the cache) to the archive",
+    )
+    restore = commands.add_parser(
+        "restore", help="unpack a backup onto an empty data dir and database, then migrate"
+    )
+    restore.add_argument("file", type=Path, metavar="FILE")
+
     validate = commands.add_parser(
         "validate", help="check pipeline YAML files (no server or database needed)"
     )
@@ -165,10 +181,62 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+def _progress(line: str) -> None:
+    print(f"blockpost: {line}", file=sys.stderr, flush=True)
+
+
+class _MigrationSteps(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg, record.args = message.splitlines()[0], ()  # the step, not its essay
+        return message.startswith("Running ")
+
+
+def _show_migration_steps() -> None:
+    """Alembic logs each step it runs (`Running upgrade 0013 -> 0014, …`): one line each."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("blockpost: %(message)s"))
+    handler.addFilter(_MigrationSteps())
+    steps = logging.getLogger("alembic.runtime.migration")
+    steps.addHandler(handler)
+    steps.setLevel(logging.INFO)
+
+
+def _shown_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _check_server_exists(settings: Settings) -> None:
+    """Commands that act on a server's data never create a database: connecting to a SQLite
+    file that is not there would make an empty one (in the cwd, with the default data dir)."""
+    url = settings.effective_database_url
+    if make_url(url).get_backend_name() != "sqlite":
+        return
+    database = make_url(url).database
+    if database and not Path(database).is_file():
+        default = "" if settings.database_url else f" in the data dir {settings.data_dir.resolve()}"
+        raise BlockpostError(
+            f"no blockpost database at {database}{default}: run this where `blockpost serve` "
+            "runs, or give --data-dir (BLOCKPOST_DATA_DIR) and --database-url as the server "
+            "has them (its start banner prints both)"
+        )
+
+
+async def _check_migrated(db: Database) -> None:
+    if await migrate.current_revision(db) is None:
+        raise BlockpostError(
+            f"the database {_shown_url(db.url)} is empty: no blockpost server has used it "
+            "(start `blockpost serve` first, or check --database-url)"
+        )
+
+
 def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[str]]) -> str:
+    _check_server_exists(settings)
+
     async def run() -> str:
         db = Database(settings.effective_database_url)
         try:
+            await _check_migrated(db)
             await migrate.upgrade(db)
             async with db.session() as session:
                 return await work(session)
@@ -193,6 +261,15 @@ def _run(args: argparse.Namespace, settings: Settings) -> str:
         return ""
     if args.command == "db":
         return _db(args, settings)
+    if args.command == "backup":
+        from blockpost.backup import create_backup
+
+        _check_server_exists(settings)
+        return create_backup(settings, args.file, with_store=args.with_artifacts, say=_progress)
+    if args.command == "restore":
+        from blockpost.backup import restore_backup
+
+        return restore_backup(settings, args.file, say=_progress)
     if args.command == "user" and args.user == "create":
         password = args.password or new_password()
 
@@ -316,13 +393,25 @@ def _agent(args: argparse.Namespace) -> int:
     return run_agent(options, described)
 
 
+SECRET_SETTINGS = frozenset({"admin_password", "secret_key", "artifact_s3_secret_access_key"})
+
+
 def _setting_problem(err: Any) -> str:
-    """`setting port (BLOCKPOST_PORT): Input should be ... (got 70000)`."""
+    """`setting port (BLOCKPOST_PORT): Input should be ... (got 70000)`; the value once, a
+    database URL without its password, a secret setting not at all."""
     field = ".".join(str(p) for p in err["loc"])
     if not field:
         return f"settings: {err['msg']}"
     given = err.get("input")
-    shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
+    if field in SECRET_SETTINGS or not isinstance(given, str | int | float):
+        shown = ""
+    elif field == "database_url":
+        try:
+            shown = f" (got {_shown_url(str(given))!r})"
+        except ArgumentError:
+            shown = " (got a value that is not a URL)"
+    else:
+        shown = f" (got {given!r})"
     return f"setting {field} (BLOCKPOST_{field.upper()}): {err['msg']}{shown}"
 
 
@@ -338,11 +427,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for err in exc.errors():
             print(f"blockpost: {_setting_problem(err)}", file=sys.stderr)
         return 2
-    try:
-        settings.prepare_data_dir()
-    except OSError as exc:
-        print(f"blockpost: cannot use data dir {settings.data_dir}: {exc}", file=sys.stderr)
-        return 1
+    # Only the commands that may start a server's state create the data dir; the others
+    # act on an existing one (or, restore, on an empty one) and say which they looked at.
+    if args.command in ("serve", "db"):
+        try:
+            settings.prepare_data_dir()
+        except OSError as exc:
+            print(f"blockpost: cannot use data dir {settings.data_dir}: {exc}", file=sys.stderr)
+            return 1
+    if args.command in ("db", "restore"):
+        _show_migration_steps()
     try:
         output = _run(args, settings)
     except BlockpostError as exc:
@@ -351,7 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, DBAPIError) as exc:
         # Raised before the server serves anything: the database is unreachable or refuses.
         reason = getattr(exc, "orig", None) or exc
-        where = make_url(settings.effective_database_url).render_as_string(hide_password=True)
+        where = _shown_url(settings.effective_database_url)
         print(f"blockpost: cannot use the database {where}: {reason}", file=sys.stderr)
         return 1
     if output:

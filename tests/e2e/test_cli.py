@@ -2,6 +2,7 @@
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -78,12 +79,13 @@ def test_db_commands_report_the_revision(db: Database, database_url: str, tmp_pa
     assert current.stdout.strip() != "schema revision: empty"
 
 
-def test_bad_settings_exit_2_with_the_setting_named(tmp_path: Path) -> None:
-    result = blockpost("db", "current", database_url="mysql://x", data_dir=tmp_path)
+def test_a_bad_database_url_is_named_once_without_its_password(tmp_path: Path) -> None:
+    url = "mysql://ci:hunter2@db.example.com/ci"
+    result = blockpost("db", "current", database_url=url, data_dir=tmp_path)
     assert result.returncode == 2
-    assert (
-        "setting database_url (BLOCKPOST_DATABASE_URL): Value error, "
-        "must start with sqlite+aiosqlite://" in result.stderr
+    assert result.stderr == (
+        "blockpost: setting database_url (BLOCKPOST_DATABASE_URL): Value error, must start with "
+        "sqlite+aiosqlite:// or postgresql+asyncpg:// (got 'mysql://ci:***@db.example.com/ci')\n"
     )
 
 
@@ -162,3 +164,44 @@ def test_json_logs_are_one_object_per_line(db: Database, database_url: str, tmp_
     assert all(set(entry) >= {"time", "level", "logger", "message"} for entry in entries)
     assert any(e["logger"] == "uvicorn.access" and "/healthz" in e["message"] for e in entries)
     assert any(e["logger"] == "uvicorn.error" and "startup" in e["message"] for e in entries)
+
+
+def test_commands_on_a_server_never_make_a_database_in_the_current_directory(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BLOCKPOST_")}
+    for args in (["token", "create", "admin"], ["user", "create", "ops"], ["backup", "b.tgz"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "blockpost", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.startswith(
+            f"blockpost: no blockpost database at {tmp_path}/.blockpost/blockpost.db in the "
+            f"data dir {tmp_path}/.blockpost: run this where `blockpost serve` runs"
+        )
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_commands_on_a_server_refuse_an_empty_database(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    result = blockpost(
+        "token", "create", "admin", database_url=f"sqlite+aiosqlite:///{empty}", data_dir=tmp_path
+    )
+    assert result.returncode == 1
+    assert "is empty: no blockpost server has used it" in result.stderr
+    with sqlite3.connect(empty) as conn:
+        assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
+
+
+def test_db_upgrade_prints_each_step(tmp_path: Path) -> None:
+    result = blockpost("db", "upgrade", data_dir=tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    steps = result.stderr.splitlines()
+    assert steps[0].startswith("blockpost: Running upgrade  -> 0001, ")
+    assert all(line.startswith("blockpost: Running upgrade ") for line in steps)

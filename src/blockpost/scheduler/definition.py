@@ -54,11 +54,32 @@ def next_tick(at: str, after: datetime) -> datetime:
     return result
 
 
+CRON_FIELDS = (
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day of month", "1-31"),
+    ("month", "1-12 or JAN-DEC"),
+    ("day of week", "0-6 or SUN-SAT"),
+)
+
+
 def check_cron(at: str, where: str = "spec.at") -> None:
-    if not croniter.is_valid(at) or len(at.split()) != 5:
+    fields = at.split()
+    if len(fields) != len(CRON_FIELDS):
         raise _bad(
             where, f"{at!r} is not a cron expression of 5 fields (minute hour day month weekday)"
         )
+    if not croniter.is_valid(at):
+        # Each field alone among stars: the first that fails is the one to name.
+        for index, (name, allowed) in enumerate(CRON_FIELDS):
+            alone = " ".join(fields[index] if i == index else "*" for i in range(len(fields)))
+            if not croniter.is_valid(alone):
+                raise _bad(
+                    where,
+                    f"{at!r}: the {name} field {fields[index]!r} is out of range or malformed "
+                    f"({name} is {allowed})",
+                )
+        raise _bad(where, f"{at!r} is not a valid cron expression")
     try:
         next_tick(at, utcnow())
     except CroniterBadDateError:
