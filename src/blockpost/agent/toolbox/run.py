@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from toolbox import (
     artifact,
+    cache,
     install_package,
     sem_context,
     sem_service,
@@ -23,6 +24,7 @@ from toolbox import (
 
 COMMANDS = {
     "artifact": artifact.main,
+    "cache": cache.main,
     "sem-context": sem_context.main,
     "test-results": test_results.main,
     "sem-version": sem_version.main,
