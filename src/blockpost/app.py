@@ -19,6 +19,7 @@ from blockpost.api import (
     cache,
     dashboards,
     deployment_targets,
+    hooks,
     jobs,
     meta,
     notifications,
@@ -45,9 +46,11 @@ from blockpost.artifacts.retention import Retention
 from blockpost.config import Settings
 from blockpost.db.engine import Database, asyncpg_dsn
 from blockpost.dispatch.reaper import Reaper
-from blockpost.dispatch.wakeup import PostgresListener, Wakeups
+from blockpost.dispatch.wakeup import PostgresListener, Signal, Wakeups
 from blockpost.engine.context import EngineContext
 from blockpost.engine.service import Engine
+from blockpost.hooks.poller import Poller
+from blockpost.hooks.starter import Starter
 from blockpost.metrics import Metrics
 from blockpost.notify.sender import Notifier, SenderOptions
 from blockpost.scheduler.service import Scheduler
@@ -127,6 +130,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services.append(
         Retention(db, app.state.artifact_store, settings.artifact_retention_interval_seconds)
     )
+    # webhook deliveries and polled pushes are started by one loop, woken when one arrives
+    app.state.hook_signal = Signal()
+    app.state.services.append(Starter(engine_ctx, app.state.hook_signal))
+    app.state.services.append(
+        Poller(engine_ctx, settings.poll_interval_seconds, app.state.hook_signal)
+    )
     install_error_handlers(app)
     # Starlette runs the last-added middleware first: authenticate, then read the body.
     app.add_middleware(
@@ -164,6 +173,7 @@ def create_app(settings: Settings) -> FastAPI:
         artifacts,
         cache,
         test_results,
+        hooks,
     ):
         app.include_router(module.router)
     meta.mount_swagger_assets(app)

@@ -99,6 +99,13 @@ class Settings(BaseSettings):
     git_timeout_seconds: float = Field(
         default=120, gt=0, le=3600, description="Longest a git fetch of a project may take."
     )
+    poll_interval_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=86400,
+        description="Fetch every project's repository this often and build new heads as "
+        "pushes (0: only projects with spec.repository.poll_interval; theirs wins).",
+    )
     allow_local_repositories: bool = Field(
         default=False,
         description="Let projects use a path on the server or a file:// URL as repository "

@@ -49,6 +49,13 @@ class RepositoryIn(RequestModel):
     whitelist: WhitelistIn | None = None
     forked_pull_requests: ForkedPullRequestsIn | None = None
     integration_type: Annotated[IntegrationType | None, BeforeValidator(_blank_is_unset)] = None
+    poll_interval: int | None = Field(
+        default=None,
+        ge=0,
+        le=86400,
+        description="blockpost's: fetch the repository every N seconds and build new "
+        "branch heads and tags as pushes (0: no polling; shown by GET .../webhook)",
+    )
 
 
 class SpecIn(RequestModel):

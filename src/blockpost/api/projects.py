@@ -18,6 +18,7 @@ from blockpost.api.project_schemas import (
 )
 from blockpost.db.models import Project
 from blockpost.errors import NotFound
+from blockpost.hooks import listing
 from blockpost.services import projects
 
 router = APIRouter(prefix="/api/v1alpha/projects", tags=["projects"])
@@ -28,6 +29,13 @@ async def _managed(project: str, session: SessionDep, caller: CallerDep) -> Proj
 
 
 ManagedProject = Annotated[Project, Depends(_managed)]
+
+
+async def _set_polling(session: SessionDep, body: ProjectIn, project: Project) -> None:
+    """spec.repository.poll_interval, kept with the project's webhook (hooks/)."""
+    poll_interval = body.spec.repository.poll_interval if body.spec.repository else None
+    if poll_interval is not None:
+        await listing.set_poll_interval(session, project, poll_interval)
 
 
 @router.get("", response_model=list[ProjectOut])
@@ -54,6 +62,7 @@ async def create_project(
     BLOCKPOST_ALLOW_LOCAL_REPOSITORIES=true."""
     allow_local = settings.allow_local_repositories
     created = await projects.create_project(session, caller, body.fields(), allow_local=allow_local)
+    await _set_polling(session, body, created)
     return ProjectOut.of(created, settings.organization_id)
 
 
@@ -76,6 +85,7 @@ async def update_project(
     changed = await projects.update_project(
         session, project, body.fields(), allow_local=allow_local
     )
+    await _set_polling(session, body, changed)
     return ProjectOut.of(changed, settings.organization_id)
 
 

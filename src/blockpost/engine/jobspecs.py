@@ -93,7 +93,7 @@ def pipeline_env(facts: RunFacts, decided: Decided, block_name: str) -> Env:
         ("SEMAPHORE_WORKFLOW_ID", facts.workflow_id),
         ("SEMAPHORE_WORKFLOW_NUMBER", str(facts.workflow_number)),
         ("SEMAPHORE_WORKFLOW_RERUN", str(facts.rerun).lower()),
-        ("SEMAPHORE_WORKFLOW_TRIGGERED_BY_HOOK", "false"),
+        ("SEMAPHORE_WORKFLOW_TRIGGERED_BY_HOOK", str(facts.triggered_by == "hook").lower()),
         (
             "SEMAPHORE_WORKFLOW_TRIGGERED_BY_SCHEDULE",
             str(facts.triggered_by == "schedule").lower(),

@@ -44,6 +44,8 @@ class RunFacts:
     parameters: Mapping[str, str] = field(default_factory=dict)
     promoted_by: str = ""  # set when a promotion started the pipeline
     ancestors: tuple[str, ...] = ()  # the pipelines it was promoted from, first one first
+    # None: every secret the file names; else only these (a forked pull request's)
+    allowed_secrets: tuple[str, ...] | None = None
 
     @classmethod
     def of(cls, pipeline: Pipeline, workflow: Workflow, project: Project) -> RunFacts:
@@ -67,6 +69,9 @@ class RunFacts:
             parameters={**workflow.parameters, **pipeline.parameters},
             promoted_by=pipeline.promoted_by,
             ancestors=tuple(pipeline.ancestors),
+            allowed_secrets=(
+                None if workflow.allowed_secrets is None else tuple(workflow.allowed_secrets)
+            ),
         )
 
 

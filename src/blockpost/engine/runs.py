@@ -28,8 +28,10 @@ class RunRequest:
     reference: str
     commit_sha: str | None = None
     pipeline_file: str | None = None  # None: the project's pipeline file
-    triggered_by: str = "api"  # api | schedule
+    triggered_by: str = "api"  # api | schedule | hook
     parameters: Mapping[str, str] = field(default_factory=dict)
+    hook_id: str | None = None  # a hook's delivery (hook_deliveries.id); else a new id
+    allowed_secrets: tuple[str, ...] | None = None  # a forked pull request's; None: all
 
 
 def branch_id(project_id: str, branch_name: str) -> str:
@@ -82,6 +84,8 @@ async def start_workflow(
         commit_message=message,
         pipeline_file=pipeline_file,
         triggered_by=run.triggered_by,
+        hook_id=run.hook_id or new_uuid(),
+        allowed_secrets=None if run.allowed_secrets is None else list(run.allowed_secrets),
         parameters=dict(run.parameters),
         initial_ppl_id=pipeline_id,
         rerun_of=rerun_of,

@@ -30,6 +30,8 @@ FETCH_REFSPECS = (
     "+refs/heads/*:refs/heads/*",
     "+refs/tags/*:refs/tags/*",
     "+refs/pull/*:refs/pull/*",
+    # GitLab keeps a merge request's commits there: they run as refs/pull/IID (hooks/gitlab.py)
+    "+refs/merge-requests/*/head:refs/pull/*/head",
 )
 
 
@@ -153,6 +155,20 @@ class Repository:
             "for-each-ref", "--points-at", sha, "--format=%(refname:strip=2)", "refs/heads/"
         )
         return [name for name in out.split("\n") if name]
+
+    def heads(self) -> dict[str, str]:
+        """Every branch and tag in the mirror and its commit, {ref: sha} (tags peeled)."""
+        out = self._git(
+            "for-each-ref",
+            "--format=%(refname)%00%(objectname)%00%(*objectname)",
+            "refs/heads/",
+            "refs/tags/",
+        )
+        found = {}
+        for line in out.splitlines():
+            ref, sha, peeled = ([*line.split("\x00"), "", ""])[:3]
+            found[ref] = peeled or sha
+        return found
 
     def commit_fields(self, sha: str) -> dict[str, str]:
         out = self._git("show", "-s", "--format=%an%x00%cn%x00%B", sha)

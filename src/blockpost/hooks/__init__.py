@@ -1,0 +1,1 @@
+"""Webhooks and polling: forge deliveries and new mirror heads become workflows."""
