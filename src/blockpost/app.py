@@ -17,6 +17,7 @@ from blockpost.api import (
     audit,
     auth,
     cache,
+    commit_status,
     dashboards,
     deployment_targets,
     hooks,
@@ -43,6 +44,7 @@ from blockpost.api.middleware import AuthMiddleware, BodyMiddleware, PrincipalCa
 from blockpost.api.openapi import install_openapi
 from blockpost.artifacts.factory import open_store
 from blockpost.artifacts.retention import Retention
+from blockpost.commit_status.forges import ApiRoots
 from blockpost.config import Settings
 from blockpost.db.engine import Database, asyncpg_dsn
 from blockpost.dispatch.reaper import Reaper
@@ -77,6 +79,12 @@ def create_app(settings: Settings) -> FastAPI:
         organization="blockpost",
         organization_id=settings.organization_id,
         allow_private=settings.allow_private_notification_endpoints,
+        forge_roots=ApiRoots(
+            github=settings.github_api_url,
+            gitlab=settings.gitlab_api_url,
+            gitea=settings.gitea_api_url,
+            bitbucket=settings.bitbucket_api_url,
+        ),
     )
 
     @asynccontextmanager
@@ -156,6 +164,7 @@ def create_app(settings: Settings) -> FastAPI:
         users,
         tokens,
         projects,
+        commit_status,
         yaml,
         agent_types,
         agents,

@@ -180,6 +180,26 @@ class Settings(BaseSettings):
         "project's least recently used keys.",
     )
 
+    # commit statuses (issue 19): each provider's API root, as its documentation names it
+    github_api_url: str = Field(
+        default="https://api.github.com",
+        description="GitHub's REST API root for commit statuses; GitHub Enterprise: "
+        "https://HOST/api/v3.",
+    )
+    gitlab_api_url: str = Field(
+        default="https://gitlab.com/api/v4",
+        description="GitLab's REST API root for commit statuses; self-hosted: https://HOST/api/v4.",
+    )
+    gitea_api_url: str = Field(
+        default="",
+        description="Gitea's or Forgejo's API root for commit statuses (https://HOST/api/v1); "
+        "projects with integration_type gitea post nothing until it is set.",
+    )
+    bitbucket_api_url: str = Field(
+        default="https://api.bitbucket.org/2.0",
+        description="Bitbucket Cloud's API root for build statuses.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str | None) -> str | None:

@@ -16,7 +16,7 @@ RunOn = Literal["branches", "tags", "pull_requests", "forked_pull_requests", "dr
 Permission = Literal[
     "empty", "default_branch", "non_default_branch", "pull_request", "forked_pull_request", "tag"
 ]
-IntegrationType = Literal["git", "github_token", "github_app", "bitbucket", "gitlab"]
+IntegrationType = Literal["git", "github_token", "github_app", "bitbucket", "gitlab", "gitea"]
 Visibility = Literal["private", "public"]
 MAX_ITEMS = 100
 
@@ -40,6 +40,15 @@ class ForkedPullRequestsIn(RequestModel):
     allowed_contributors: Names = []
 
 
+class PipelineFileIn(RequestModel):
+    path: str = Field(max_length=1024)
+    level: Literal["pipeline", "block"]
+
+
+class RepositoryStatusIn(RequestModel):
+    pipeline_files: list[PipelineFileIn] = Field(default=[], max_length=MAX_ITEMS)
+
+
 class RepositoryIn(RequestModel):
     url: str | None = Field(default=None, max_length=2048)
     run_on: list[RunOn] | None = Field(default=None, max_length=5)
@@ -55,6 +64,12 @@ class RepositoryIn(RequestModel):
         le=86400,
         description="blockpost's: fetch the repository every N seconds and build new "
         "branch heads and tags as pushes (0: no polling; shown by GET .../webhook)",
+    )
+    status: RepositoryStatusIn | None = None
+    status_token: str | None = Field(
+        default=None,
+        description="blockpost's: the token commit statuses are posted with; kept sealed and "
+        'never shown; "" removes it',
     )
 
 
@@ -87,6 +102,10 @@ class ProjectIn(RequestModel):
             run_on=list(dict.fromkeys(repo.run_on)) if repo.run_on is not None else None,
             visibility=self.spec.visibility,
             integration_type=repo.integration_type,
+            status_pipeline_files=(
+                [item.model_dump() for item in repo.status.pipeline_files] if repo.status else None
+            ),
+            status_token=repo.status_token,
             whitelist=repo.whitelist.model_dump() if repo.whitelist else None,
             forked_pull_requests=(
                 repo.forked_pull_requests.model_dump() if repo.forked_pull_requests else None
@@ -175,7 +194,7 @@ class ProjectOut(BaseModel):
                     pipeline_file=project.pipeline_file,
                     status=RepositoryStatusOut(
                         pipeline_files=[
-                            PipelineFileOut(path=project.pipeline_file, level="pipeline")
+                            PipelineFileOut(**item) for item in project.status_pipeline_files
                         ]
                     ),
                     whitelist=WhitelistOut(**{"branches": [], "tags": []} | project.whitelist),

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from blockpost.api.deps import CallerDep, SessionDep, SettingsDep
+from blockpost.api.deps import CallerDep, SealerDep, SessionDep, SettingsDep
 from blockpost.api.pagination import PageDep
 from blockpost.api.project_schemas import (
     MemberIn,
@@ -55,13 +55,19 @@ async def list_projects(
 
 @router.post("", response_model=ProjectOut)
 async def create_project(
-    body: ProjectIn, session: SessionDep, caller: CallerDep, settings: SettingsDep
+    body: ProjectIn,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    sealer: SealerDep,
 ) -> ProjectOut:
     """Creates a project owned by the caller. `spec.repository.url` is a remote git
     repository (https, ssh, git); paths on the server only with
     BLOCKPOST_ALLOW_LOCAL_REPOSITORIES=true."""
     allow_local = settings.allow_local_repositories
-    created = await projects.create_project(session, caller, body.fields(), allow_local=allow_local)
+    created = await projects.create_project(
+        session, caller, body.fields(), allow_local=allow_local, sealer=sealer
+    )
     await _set_polling(session, body, created)
     return ProjectOut.of(created, settings.organization_id)
 
@@ -78,12 +84,16 @@ async def describe_project(
 @router.patch("/{project}", response_model=ProjectOut)
 @router.put("/{project}", response_model=ProjectOut)
 async def update_project(
-    project: ManagedProject, body: ProjectIn, session: SessionDep, settings: SettingsDep
+    project: ManagedProject,
+    body: ProjectIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    sealer: SealerDep,
 ) -> ProjectOut:
     """Changes the fields given and keeps the rest (owner or administrator only)."""
     allow_local = settings.allow_local_repositories
     changed = await projects.update_project(
-        session, project, body.fields(), allow_local=allow_local
+        session, project, body.fields(), allow_local=allow_local, sealer=sealer
     )
     await _set_polling(session, body, changed)
     return ProjectOut.of(changed, settings.organization_id)

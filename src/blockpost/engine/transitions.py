@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from blockpost.commit_status import outbox as statuses
 from blockpost.db.models import Block, Job, Pipeline
 from blockpost.dispatch import queue
 from blockpost.engine.context import EngineContext
@@ -52,6 +53,7 @@ async def finish_pipeline(
     # Notifications: the outbox rows are written in this transaction, so a pipeline's end
     # and its deliveries are stored together; notify/sender.py sends them.
     await outbox.enqueue(session, pipeline)
+    await statuses.pipeline_done(session, pipeline)
     await auto_promote(session, ctx, pipeline)
     after = (
         await session.scalars(
@@ -156,6 +158,7 @@ async def _leave_queue(session: AsyncSession, ctx: EngineContext, pipeline: Pipe
             return
     pipeline.state = "running"
     pipeline.running_at = utcnow()
+    await statuses.pipeline_started(session, pipeline)  # commit statuses, in this transaction
 
 
 class _Drive:
@@ -184,6 +187,7 @@ class _Drive:
         block.result = result
         block.result_reason = reason
         block.done_at = utcnow()
+        await statuses.block_done(self.session, self.pipeline, block)
         pending = [job for job in self.jobs[block.id] if job.state == "pending"]
         for job in pending:
             await self.session.delete(job)  # Semaphore creates no jobs for blocks that never run

@@ -11,6 +11,8 @@ from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost import storable
+from blockpost.commit_status.forges import PROVIDERS, forge_of
+from blockpost.crypto import Sealer
 from blockpost.db.models import Project, ProjectMember, User
 from blockpost.db.paging import fetch_page
 from blockpost.errors import FailedPrecondition, InvalidInput, NotFound, PermissionDenied
@@ -25,6 +27,7 @@ GIT_SCHEMES = frozenset({"https", "http", "ssh", "git", "file"})
 # git's own rule: a colon before the first slash makes `host:path` an scp-like address.
 SCP_LIKE_RE = re.compile(r"^(?:[^@/:\s]+@)?[^/:\s]+:.+")
 URL_MAX = 2048
+STATUS_TOKEN_MAX = 1024
 
 
 @dataclass
@@ -38,6 +41,8 @@ class ProjectFields:
     run_on: list[str] | None = None
     visibility: str | None = None
     integration_type: str | None = None
+    status_pipeline_files: list[dict[str, str]] | None = None
+    status_token: str | None = None  # plain, as given; sealed when stored ("" removes it)
     whitelist: dict[str, Any] | None = None
     forked_pull_requests: dict[str, Any] | None = None
     custom_permissions: bool | None = None
@@ -221,19 +226,51 @@ async def _ensure_name_free(session: AsyncSession, name: str, except_id: str | N
         raise FailedPrecondition(f"metadata.name: a project named {name!r} already exists")
 
 
-def _apply(project: Project, values: ProjectFields, allow_local: bool) -> None:
+def _set_status_token(project: Project, token: str, sealer: Sealer) -> None:
+    """Seals the token commit statuses are posted with, once the project it would post
+    for names a forge; "" removes it."""
+    where = "spec.repository.status_token"
+    if not token:
+        project.status_token = ""
+        return
+    if len(token) > STATUS_TOKEN_MAX or not all(33 <= ord(ch) < 127 for ch in token):
+        raise InvalidInput(
+            where,
+            f"must be at most {STATUS_TOKEN_MAX} printable ASCII characters without spaces "
+            "(it goes in an HTTP header)",
+        )
+    if forge_of(project.integration_type, project.repository_url) is None:
+        raise InvalidInput(
+            where,
+            "posts commit statuses to a forge: integration_type must be one of "
+            f"{', '.join(PROVIDERS)} and the repository URL must name an owner and a "
+            f"repository (integration_type is {project.integration_type!r})",
+        )
+    project.status_token = sealer.seal(token)
+
+
+def _apply(project: Project, values: ProjectFields, allow_local: bool, sealer: Sealer) -> None:
     if "name" in values.given:
         check_name(values.name or "")
     if "repository_url" in values.given:
         check_repository_url(values.repository_url or "", allow_local=allow_local)
     if "pipeline_file" in values.given:
         check_pipeline_file(values.pipeline_file or "")
-    for name in values.given:
+    for index, item in enumerate(values.status_pipeline_files or []):
+        check_pipeline_file(item["path"], f"spec.repository.status.pipeline_files.{index}.path")
+    for name in values.given - {"status_token"}:
         setattr(project, name, getattr(values, name))
+    if values.status_token is not None:
+        _set_status_token(project, values.status_token, sealer)
 
 
 async def create_project(
-    session: AsyncSession, caller: Principal, values: ProjectFields, *, allow_local: bool
+    session: AsyncSession,
+    caller: Principal,
+    values: ProjectFields,
+    *,
+    allow_local: bool,
+    sealer: Sealer,
 ) -> Project:
     if values.name is None:
         raise InvalidInput("metadata.name", "is required")
@@ -251,8 +288,12 @@ async def create_project(
         custom_permissions=False,
         debug_permissions=[],
         attach_permissions=[],
+        status_token="",
     )
-    _apply(project, values, allow_local)
+    _apply(project, values, allow_local, sealer)
+    if values.status_pipeline_files is None:
+        # Semaphore's default: the initial pipeline file reports at pipeline level
+        project.status_pipeline_files = [{"path": project.pipeline_file, "level": "pipeline"}]
     await _ensure_name_free(session, project.name)
     project.number = (await session.scalar(select(func.max(Project.number))) or 0) + 1
     session.add(project)
@@ -262,14 +303,19 @@ async def create_project(
 
 
 async def update_project(
-    session: AsyncSession, project: Project, values: ProjectFields, *, allow_local: bool
+    session: AsyncSession,
+    project: Project,
+    values: ProjectFields,
+    *,
+    allow_local: bool,
+    sealer: Sealer,
 ) -> Project:
     """`project` as `manageable` returned it."""
     if values.name is not None:
         # before the change: the check's SELECT would flush the clashing name first
         check_name(values.name)
         await _ensure_name_free(session, values.name, except_id=project.id)
-    _apply(project, values, allow_local)
+    _apply(project, values, allow_local, sealer)
     await session.flush()
     return project
 
