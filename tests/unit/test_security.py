@@ -5,11 +5,12 @@ from blockpost.security import hash_password, new_token, token_hash, verify_pass
 
 
 def test_tokens_are_hex_and_always_parse_as_a_command_line_value() -> None:
+    parser = _parser()
     for _ in range(500):
         token = new_token()
         assert len(token) == 64
         int(token, 16)
-        args = _parser().parse_args(["agent", "--url", "http://x", "--token", token])
+        args = parser.parse_args(["agent", "--url", "http://x", "--token", token])
         assert args.token == token
 
 
