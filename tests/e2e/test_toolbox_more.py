@@ -4,6 +4,7 @@ shallow clone with SEMAPHORE_GIT_DEPTH."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from blockpost.agent import containers
 from blockpost.agent.toolbox import sem_version
 from blockpost.db.engine import Database
 from tests.e2e.test_toolbox import done, pipeline, sandbox, why
@@ -118,28 +120,15 @@ def pyenv_target(path: str) -> tuple[str, str] | None:
 TARGET = pyenv_target(os.environ.get("PATH", ""))
 
 
-@pytest.mark.skipif(TARGET is None, reason="no pyenv here with a python other than the PATH's")
-def test_sem_version_switches_python_with_pyenv_for_the_rest_of_the_job(
-    db: Database, database_url: str, tmp_path: Path
-) -> None:
-    assert TARGET is not None
-    root, minor = TARGET
-    commands = [
-        f"sem-version python {minor}",
-        f"python --version 2>&1 | grep -q 'Python {minor}\\.'",
-        f'python3 -c \'import sys; assert "%d.%d" % sys.version_info[:2] == "{minor}"\'',
-        f'case "$PYENV_VERSION" in {minor}.*) ;; *) false ;; esac',
-        f"bash -c 'python3 --version' | grep -q 'Python {minor}\\.'",
-        f"bash -c 'sem-version python {minor}' 2>&1 | grep -q 'Switch successful.'",
-        "echo SWITCHED",
-    ]
+def run_on_own_agent(database_url: str, tmp_path: Path, commands: list[str]) -> tuple[dict, str]:
+    """(the finished pipeline, its jobs' logs) of one job run by a `blockpost agent` of the
+    test's own user without a sandbox: it sees this machine's tools (pyenv, an engine's
+    socket) as a job of an operator's agent would."""
     repo = GitRepo(tmp_path / "app")
     repo.commit(
         {
             ".semaphore/semaphore.yml": pipeline(
-                "Switch",
-                [("Switch", commands)],
-                agent={"machine": {"type": "s1-toolbox"}},
+                "Own", [("Own", commands)], agent={"machine": {"type": "s1-toolbox"}}
             )
         }
     )
@@ -152,30 +141,77 @@ def test_sem_version_switches_python_with_pyenv_for_the_rest_of_the_job(
             token = api.post(
                 f"{API}/self_hosted_agent_types", json={"metadata": {"name": "s1-toolbox"}}
             ).json()["status"]["registration_token"]
-            # An agent of the test's own user, without a sandbox, sees this machine's pyenv
-            # as a job of an operator's agent would.
             agent = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "blockpost",
-                    "agent",
-                    "--url",
-                    server.url,
-                    "--jobs-dir",
-                    str(tmp_path / "jobs"),
-                ],
+                [sys.executable, "-m", "blockpost", "agent", "--url", server.url,
+                 "--jobs-dir", str(tmp_path / "jobs")],
                 env={**os.environ, "BLOCKPOST_AGENT_TOKEN": token},
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-            )
+            )  # fmt: skip
             finished = run_workflow(api, repo.url)
-            assert finished["pipeline"]["result"] == "passed", why(api, finished)
-            log = why(api, finished)
+            return finished, why(api, finished)
     finally:
         if agent is not None:
             agent.terminate()
             agent.wait(timeout=15)
         server.stop()
+
+
+@pytest.mark.skipif(TARGET is None, reason="no pyenv here with a python other than the PATH's")
+def test_sem_version_switches_python_with_pyenv_for_the_rest_of_the_job(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    assert TARGET is not None
+    root, minor = TARGET
+    finished, log = run_on_own_agent(
+        database_url,
+        tmp_path,
+        [
+            f"sem-version python {minor}",
+            f"python --version 2>&1 | grep -q 'Python {minor}\\.'",
+            f'python3 -c \'import sys; assert "%d.%d" % sys.version_info[:2] == "{minor}"\'',
+            f'case "$PYENV_VERSION" in {minor}.*) ;; *) false ;; esac',
+            f"bash -c 'python3 --version' | grep -q 'Python {minor}\\.'",
+            f"bash -c 'sem-version python {minor}' 2>&1 | grep -q 'Switch successful.'",
+            "echo SWITCHED",
+        ],
+    )
+    assert finished["pipeline"]["result"] == "passed", log
     assert "SWITCHED" in log
     assert f"{root}/versions/{minor}." in log
+
+
+ENGINE = asyncio.run(containers.find_engine())
+
+
+@pytest.mark.skipif(ENGINE is None, reason="no docker or podman engine answers on this machine")
+def test_sem_service_runs_redis_on_loopback_until_the_job_ends(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    assert ENGINE is not None
+    ping = (
+        "( exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\\r\\n' >&3 && "
+        "timeout 5 head -c 5 <&3 | grep -q PONG )"
+    )
+    finished, log = run_on_own_agent(
+        database_url,
+        tmp_path,
+        [
+            "sem-service start redis 7.2 | tee start.log",
+            "grep -q 'Redis 7.2 is running at 127.0.0.1:6379' start.log",
+            "sem-service status redis",
+            ping,
+            "sem-service stop redis && ! sem-service status redis",
+            "sem-service start redis 7.2",  # left running: the agent removes it
+            "echo SERVICES",
+        ],
+    )
+    assert finished["pipeline"]["result"] == "passed", log
+    assert "SERVICES" in log
+    job = finished["blocks"][0]["jobs"][0]["job_id"]
+    left = subprocess.run(
+        [ENGINE, "ps", "-aq", "--filter", f"label=blockpost.job={job}"],
+        capture_output=True,
+        text=True,
+    )
+    assert left.stdout.strip() == ""

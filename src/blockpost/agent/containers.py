@@ -110,6 +110,34 @@ async def _answers(binary: str, env: dict[str, str]) -> bool:
         return False
 
 
+async def remove_services(engine: str, job: str) -> None:
+    """Removes the containers a host job started with `sem-service` (labelled with the job):
+    its services end with it, as they do with Semaphore's throwaway machine."""
+
+    async def engine_output(*argv: str) -> str:
+        process = await asyncio.create_subprocess_exec(
+            engine,
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            env=client_environment(),
+        )
+        try:
+            async with asyncio.timeout(CALL_TIMEOUT):
+                output, _ = await process.communicate()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            return ""
+        return output.decode("utf-8", "replace")
+
+    with contextlib.suppress(OSError):
+        listed = await engine_output("ps", "-aq", "--filter", f"label={LABEL}={job}")
+        for container in listed.split():
+            await engine_output("rm", "-f", container)
+
+
 class PodFailed(Exception):
     """A step before the job's commands failed; the message says which and why."""
 

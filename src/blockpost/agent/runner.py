@@ -59,6 +59,7 @@ class JobRunner:
         in_containers = containers.requested(payload)
         self.refusal = containers.refusal(payload, engine) if in_containers else ""
         self.pod: containers.Pod | None = None
+        self.engine = engine
         if in_containers and engine is not None and not self.refusal:
             # The container is the job's isolation; the engine's client runs as the agent.
             self.pod = containers.Pod(engine, payload, workspace, env, logs, readable)
@@ -147,6 +148,8 @@ class JobRunner:
                 await self.shell.close()
                 if self.pod is not None:
                     await self.pod.remove()
+                elif self.engine is not None:
+                    await containers.remove_services(self.engine, self.workspace.root.name)
                 self.workspace.remove()
         self.logs.emit("job_finished", result=result)
         return result
