@@ -5,7 +5,6 @@ starter starts the workflows of accepted ones."""
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import hmac
 import json
@@ -310,100 +309,37 @@ async def test_skip_ci_in_the_head_commit_message_skips(rig: EngineRig) -> None:
     assert await count(rig, Workflow) == 0
 
 
-SHA = "a" * 40
-
-
-def _decision_cases() -> list[Any]:
-    """(provider, payload, event header, repository spec, state, reason) for each rule."""
-    push = github_push("refs/heads/master", SHA)
-    feature = github_push("refs/heads/feature-x", SHA)
-    tag = github_tag("v1.2.3", SHA)
-    pull = github_pull("pull_request_opened", 2, SHA)
-    sync = github_pull("pull_request_synchronize", 2, SHA)
-    fork = github_pull("pull_request_opened", 2, SHA, fork=True)
-    draft = github_pull("pull_request_opened", 2, SHA, draft=True)
-    gl_push = gitlab_push("refs/heads/master", SHA)
-    gl_tag = gitlab_push("refs/tags/v1.0.0", SHA)
-    gl_mr = gitlab_merge_request(1, SHA)
-    gl_fork = gitlab_merge_request(1, SHA, fork=True)
-    all_on = ["branches", "tags", "pull_requests", "forked_pull_requests", "draft_pull_requests"]
-    closed = copy.deepcopy(pull)
-    closed["action"] = "closed"
-    return [
-        ("github", push, "push", {}, "accepted", "to start"),
-        ("github", push, "push", {"run_on": ["tags"]},
-         "skipped", "run_on does not include branches"),
-        ("github", feature, "push", {"whitelist": {"branches": ["master", "/^release-/"]}},
-         "skipped", "branch 'feature-x' is not in spec.repository.whitelist.branches"),
-        ("github", feature, "push", {"whitelist": {"branches": ["/^feature-/"]}}, "accepted", ""),
-        ("github", feature, "push", {"whitelist": {"branches": ["feature-x"]}}, "accepted", ""),
-        ("github", tag, "push", {}, "accepted", ""),
-        ("github", tag, "push", {"run_on": ["branches"]},
-         "skipped", "run_on does not include tags"),
-        ("github", tag, "push", {"whitelist": {"tags": ["/^v\\d+\\.\\d+\\.\\d+$/"]}},
-         "accepted", ""),
-        ("github", tag, "push", {"whitelist": {"tags": ["v2.0.0"]}},
-         "skipped", "tag 'v1.2.3' is not in spec.repository.whitelist.tags"),
-        ("github", pull, "pull_request", {}, "skipped", "run_on does not include pull_requests"),
-        ("github", pull, "pull_request", {"run_on": ["pull_requests"]}, "accepted", ""),
-        ("github", sync, "pull_request", {"run_on": ["pull_requests"]}, "accepted", ""),
-        ("github", closed, "pull_request", {"run_on": all_on}, "ignored",
-         "pull_request closed events start no workflow"),
-        ("github", fork, "pull_request", {"run_on": ["pull_requests"]},
-         "skipped", "run_on does not include forked_pull_requests"),
-        ("github", fork, "pull_request", {"run_on": ["forked_pull_requests"]}, "accepted", ""),
-        ("github", fork, "pull_request",
-         {"run_on": ["forked_pull_requests"],
-          "forked_pull_requests": {"allowed_contributors": ["someone-else"]}},
-         "skipped", "Codertocat is not in spec.repository.forked_pull_requests"),
-        ("github", fork, "pull_request",
-         {"run_on": ["forked_pull_requests"],
-          "forked_pull_requests": {"allowed_contributors": ["Codertocat"]}}, "accepted", ""),
-        ("github", draft, "pull_request", {"run_on": ["pull_requests"]},
-         "skipped", "a draft pull request"),
-        ("github", draft, "pull_request", {"run_on": ["pull_requests", "draft_pull_requests"]},
-         "accepted", ""),
-        ("github", load("github/ping.json"), "ping", {}, "ignored", "ping"),
-        ("github", load("github/tag_delete.json"), "push", {}, "ignored", "was deleted"),
-        ("gitlab", gl_push, "Push Hook", {}, "accepted", ""),
-        ("gitlab", gl_tag, "Tag Push Hook", {"run_on": ["branches"]},
-         "skipped", "run_on does not include tags"),
-        ("gitlab", gl_mr, "Merge Request Hook", {"run_on": ["pull_requests"]}, "accepted", ""),
-        ("gitlab", gl_fork, "Merge Request Hook", {"run_on": ["pull_requests"]},
-         "skipped", "run_on does not include forked_pull_requests"),
-        ("gitea", gitea_push("refs/heads/develop", SHA), "push",
-         {"whitelist": {"branches": ["master"]}},
-         "skipped", "branch 'develop' is not in spec.repository.whitelist.branches"),
-        ("gitea", gitea_push("refs/heads/develop", SHA), "push", {}, "accepted", ""),
-        ("bitbucket", bitbucket_push("tag", "v9", SHA), "repo:push", {}, "accepted", ""),
-        ("bitbucket", bitbucket_push("branch", "main", SHA), "repo:push", {"run_on": ["tags"]},
-         "skipped", "run_on does not include branches"),
-        ("bitbucket", load("bitbucket/push.json"), "pullrequest:created", {}, "ignored",
-         "pullrequest:created events start no workflow"),
-    ]  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("provider", "payload", "event", "spec", "state", "reason"),
-    _decision_cases(),
-    ids=lambda value: None,
-)
-async def test_each_run_on_and_whitelist_rule_decides_as_semaphore_documents(
-    rig: EngineRig,
-    provider: str,
-    payload: dict[str, Any],
-    event: str,
-    spec: dict[str, Any],
-    state: str,
-    reason: str,
-) -> None:
-    if spec:
-        await configure(rig, **spec)
+async def test_a_decision_is_answered_and_listed_with_its_reason(rig: EngineRig) -> None:
+    await configure(rig, whitelist={"branches": ["master"]})
     secret = await secret_of(rig)
-    answer = await post(rig, provider, secret, payload, event, "d-1")
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["state"] == state, answer.json()
-    assert reason in answer.json()["reason"]
+    sha = rig.repo.git("rev-parse", "HEAD")
+    answer = await post(
+        rig, "gitea", secret, gitea_push("refs/heads/develop", sha), "push", "gitea-1"
+    )
+    assert answer.json()["state"] == "skipped"
+    listed = (await deliveries(rig)).json()
+    assert [(d["provider"], d["state"], d["reason"], d["workflow_id"]) for d in listed] == [
+        (
+            "gitea",
+            "skipped",
+            "branch 'develop' is not in spec.repository.whitelist.branches",
+            None,
+        )
+    ]
+    assert await starter(rig).run_once() == 0
+
+
+async def test_a_poll_interval_is_validated_and_shown_with_the_webhook(rig: EngineRig) -> None:
+    for bad in (5, -1, 86401):
+        answer = await rig.api.patch(
+            f"{API}/projects/{rig.project_id}",
+            json={"spec": {"repository": {"poll_interval": bad}}},
+        )
+        assert answer.status_code == 400, answer.text
+        assert "poll_interval" in answer.json()["message"]
+    await configure(rig, poll_interval=60)
+    described = await rig.api.get(f"{API}/projects/{rig.project_id}/webhook")
+    assert described.json()["poll_interval"] == 60
 
 
 async def test_the_branch_whitelist_lets_a_branch_that_was_built_before_through(
