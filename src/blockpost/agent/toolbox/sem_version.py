@@ -339,12 +339,18 @@ def exports(variables: dict[str, str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    ignore = "-i" in arguments[2:] or "--ignore" in arguments[2:]
     env = dict(os.environ)
     env_file = env.pop(ENV_FILE, "")
     try:
         language, version, ignore = parse_arguments(arguments)
-        log(f"Changing '{language}' to version {version}")
+    except Failed as exc:
+        # As Semaphore's: a bad command line fails whatever --ignore says.
+        if len(arguments) < 2:
+            sys.stderr.write(USAGE)
+        log(str(exc), error=True)
+        return 1
+    log(f"Changing '{language}' to version {version}")
+    try:
         found, variables = choose(language, version, env)
         if variables is not None:
             if not env_file:
@@ -354,12 +360,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
             with open(env_file, "w", encoding="utf-8") as target:
                 target.write(exports(variables))
-        log(f"{language} {version}: {describe(found)}")
     except Failed as exc:
-        if not arguments or len(arguments) < 2:
-            sys.stderr.write(USAGE)
         log(str(exc), error=True)
         log("Failed to switch version.\n", error=True)
         return 0 if ignore else 1
+    log(f"{language} {version}: {describe(found)}")
     log("Switch successful.")
     return 0
