@@ -10,9 +10,12 @@ from uvicorn.config import LOGGING_CONFIG
 
 from blockpost.timefmt import from_epoch, iso_micros
 
+EVENT_FIELDS = "blockpost_fields"  # set by events_log.emit
+
 
 class JsonFormatter(logging.Formatter):
-    """`{"time", "level", "logger", "message"}`, plus `exception` with its traceback."""
+    """`{"time", "level", "logger", "message"}`, an event's fields, and `exception` with its
+    traceback."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -21,6 +24,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        # An event's fields (events_log.py) as keys of their own, after the fixed ones.
+        for key, value in getattr(record, EVENT_FIELDS, {}).items():
+            entry.setdefault(key, value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -29,7 +35,15 @@ class JsonFormatter(logging.Formatter):
 def log_config(log_format: str) -> dict[str, Any]:
     """The logging config uvicorn applies at start."""
     if log_format != "json":
-        return LOGGING_CONFIG
+        # uvicorn's config names only its own loggers; blockpost's INFO lines (events) go
+        # through the same handler and format.
+        return {
+            **LOGGING_CONFIG,
+            "loggers": {
+                **LOGGING_CONFIG["loggers"],
+                "blockpost": {"handlers": ["default"], "level": "INFO", "propagate": False},
+            },
+        }
     handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
     passes_up = {"handlers": [], "propagate": True}
     return {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
+from blockpost import events_log
 from blockpost.api.deps import CallerDep, SessionDep, SettingsDep
 from blockpost.api.middleware import SESSION_COOKIE
 from blockpost.api.request_model import RequestModel
@@ -37,8 +38,10 @@ async def login(
         user = await auth.login(session, body.auth, body.password)
     except NotAuthenticated:
         limiter.failed(*keys)
+        events_log.emit("login.failed", login=body.auth, address=address)
         raise
     limiter.succeeded(auth.user_key(user))
+    events_log.emit("login.succeeded", user=user.username, address=address)
     secret = await auth.start_web_session(session, user, settings.session_ttl_seconds)
     response = Response(status_code=204)
     response.set_cookie(

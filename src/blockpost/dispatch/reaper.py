@@ -9,6 +9,7 @@ import time
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from blockpost import events_log
 from blockpost.background import LoopService
 from blockpost.db.engine import Database
 from blockpost.db.models import Agent, Job
@@ -45,10 +46,14 @@ class Reaper(LoopService):
         async with self.db.session() as session:
             for agent in await self._lost_agents(session):
                 reason = f"agent {agent.name} was lost: no sync for {self.lease_seconds} s"
-                await registry.remove(session, self.wakeups, agent, reason)
-                log.warning(
-                    "agent %s lost (no sync for %s s); removed", agent.name, self.lease_seconds
+                events_log.emit_after_commit(
+                    session,
+                    "agent.lost",
+                    agent=agent.name,
+                    agent_type=agent.agent_type.name,
+                    silent_seconds=self.lease_seconds,
                 )
+                await registry.remove(session, self.wakeups, agent, reason)
             orphans = await session.scalars(
                 select(Job).where(Job.state == "running", Job.agent_id.is_(None))
             )

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from blockpost import events_log
 from blockpost.db.models import Agent, AgentType, Job
 from blockpost.dispatch import queue
 from blockpost.dispatch.wakeup import Wakeups
@@ -161,6 +162,9 @@ async def register(
     session.add(agent)
     await session.flush()
     await session.refresh(agent, ["agent_type"])
+    events_log.emit_after_commit(
+        session, "agent.registered", agent=name, agent_type=agent_type.name, address=ip_address
+    )
     return agent, secret
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from blockpost import events_log
 from blockpost.db.base import new_uuid
 from blockpost.db.models import Pipeline, Project, Workflow
 from blockpost.dispatch.queue import wake_engine
@@ -105,6 +106,16 @@ async def start_workflow(
     session.add(pipeline)
     await session.flush()
     await wake_engine(session, ctx.wakeups, pipeline.id)
+    events_log.emit_after_commit(
+        session,
+        "workflow.started",
+        workflow=workflow.id,
+        project=project.name,
+        by=caller.username,
+        ref=ref.reference,
+        sha=sha,
+        triggered_by=run.triggered_by,
+    )
     return workflow, pipeline
 
 

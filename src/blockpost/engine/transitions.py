@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from blockpost import events_log
 from blockpost.commit_status import outbox as statuses
 from blockpost.db.models import Block, Job, Pipeline
 from blockpost.dispatch import queue
@@ -50,6 +51,16 @@ async def finish_pipeline(
     pipeline.done_at = now
     if error:
         pipeline.error_description = error
+    events_log.emit_after_commit(
+        session,
+        "pipeline.done",
+        pipeline=pipeline.id,
+        workflow=pipeline.workflow_id,
+        file=pipeline.yaml_file_path,
+        result=result,
+        reason=reason,
+        seconds=round((now - pipeline.created_at).total_seconds(), 1),
+    )
     # Notifications: the outbox rows are written in this transaction, so a pipeline's end
     # and its deliveries are stored together; notify/sender.py sends them.
     await outbox.enqueue(session, pipeline)

@@ -8,13 +8,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from blockpost import events_log
 from blockpost.db.models import Project, Schedule, ScheduleTrigger, User, Workflow
 from blockpost.engine import runs
 from blockpost.engine.context import EngineContext
 from blockpost.errors import BlockpostError, InvalidInput
 from blockpost.scheduler.parameters import resolve, stored
 from blockpost.services.principal import Principal
-from blockpost.timefmt import utcnow
+from blockpost.timefmt import iso_seconds, utcnow
 
 
 async def start(
@@ -100,4 +101,14 @@ async def fire(
         trigger.scheduled_at = utcnow()
     session.add(trigger)
     await session.flush()
+    events_log.emit_after_commit(
+        session,
+        "schedule.fired",
+        schedule=schedule.name,
+        project=schedule.project_id,
+        tick=iso_seconds(tick),
+        status=trigger.scheduling_status,
+        workflow=trigger.scheduled_workflow_id,
+        error=trigger.error_description or None,
+    )
     return trigger

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from blockpost import events_log
 from blockpost.db.models import ApiToken, User, WebSession
 from blockpost.errors import NotAuthenticated, NotFound
 from blockpost.security import new_token, token_hash, verify_password
@@ -96,6 +97,13 @@ async def create_token(
     session.add(token)
     await session.flush()
     await audit.record(session, actor, "created", _resource(token, owner))
+    events_log.emit_after_commit(
+        session,
+        "token.created",
+        user=owner.username,
+        token=token.public_id,
+        by=actor.username if actor else "command line",
+    )
     return secret, token
 
 
@@ -125,3 +133,6 @@ async def expire_token(session: AsyncSession, caller: Principal, token_id: str) 
         token.expired_at = utcnow()
         await session.flush()
         await audit.record(session, caller, "expired", _resource(token, caller))
+        events_log.emit_after_commit(
+            session, "token.expired", user=caller.username, token=token.public_id
+        )
