@@ -28,6 +28,7 @@ BENCHMARKS = (
     "list_latency",
     "load",
     "artifacts",
+    "cache",
 )
 
 
