@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from blockpost import events_log
 from blockpost.crypto import Sealer
 from blockpost.db.models import HookDelivery, Project, ProjectHook, Workflow
 from blockpost.errors import InvalidInput, NotAuthenticated, NotFound
@@ -125,4 +126,12 @@ async def record(
     )
     session.add(delivery)
     await session.flush()
+    events_log.webhook_decision(
+        session,
+        project=project.name,
+        provider=provider,
+        delivery=delivery.id,
+        decision=decision.state,
+        reason=decision.reason,
+    )
     return delivery

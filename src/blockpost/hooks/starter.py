@@ -13,6 +13,7 @@ import logging
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from blockpost import events_log
 from blockpost.background import LoopService
 from blockpost.db.models import HookDelivery, Project, User
 from blockpost.dispatch.wakeup import Signal, wait_any
@@ -91,6 +92,15 @@ class Starter(LoopService):
                 )
                 if claimed.rowcount != 1:  # type: ignore[attr-defined]
                     await session.rollback()
+                    return
+                events_log.webhook_decision(
+                    session,
+                    project=delivery.project_id,
+                    provider=delivery.provider,
+                    delivery=delivery_id,
+                    decision=state,
+                    reason=reason,
+                )
         except Exception:
             log.exception("hook delivery %s failed to start", delivery_id)
             async with self.ctx.db.session() as session:
