@@ -4,6 +4,7 @@ starter starts the workflows of accepted ones."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -18,6 +19,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from blockpost.app import create_app
 from blockpost.config import Settings
 from blockpost.db.models import HookDelivery, Workflow
 from blockpost.hooks.starter import Starter
@@ -392,6 +394,12 @@ async def test_a_forked_pull_request_runs_without_secrets_unless_allowed(rig: En
     assert "s3cr3t" not in json.dumps(taken.payload)
     assert env["SEMAPHORE_GIT_REF_TYPE"] == "pull-request"
     assert env["SEMAPHORE_GIT_PR_NUMBER"] == "5"
+    # what only the forge knows comes from its payload: the fork, its branch, the title
+    assert env["SEMAPHORE_GIT_PR_SLUG"] == "outsider/Hello-World"
+    assert env["SEMAPHORE_GIT_PR_BRANCH"] == "changes"
+    assert env["SEMAPHORE_GIT_PR_NAME"] == payload["pull_request"]["title"]
+    assert env["SEMAPHORE_GIT_BRANCH"] == "master"
+    assert env["SEMAPHORE_GIT_PR_SHA"] == head
 
 
 async def test_deliveries_are_listed_newest_first_in_pages(rig: EngineRig) -> None:
@@ -436,8 +444,6 @@ async def test_an_accepted_delivery_starts_after_a_restart(
 ) -> None:
     """Recorded and answered, then the server stops before starting it: the next server's
     starter starts it."""
-    from blockpost.app import create_app
-
     secret = await secret_of(rig)
     sha = rig.repo.commit({"f.txt": "1"}, "Before the restart")
     await post(rig, "github", secret, github_push("refs/heads/master", sha), "push", "gh-r")
@@ -449,8 +455,6 @@ async def test_an_accepted_delivery_starts_after_a_restart(
                 listed = (await deliveries(rig)).json()
                 if listed[0]["state"] != "accepted":
                     break
-                import asyncio
-
                 await asyncio.sleep(0.05)
     finally:
         await restarted.state.db.dispose()

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from blockpost.db.models import Block, DeploymentTarget, Pipeline, Project, User, Workflow
+from blockpost.db.models import (
+    Block,
+    DeploymentTarget,
+    HookDelivery,
+    Pipeline,
+    Project,
+    User,
+    Workflow,
+)
 from blockpost.dispatch import embedded, queue
 from blockpost.engine.context import EngineContext
 from blockpost.engine.jobspecs import SpecBuilder, secret_names
@@ -39,13 +48,24 @@ async def _load(
     return pipeline, workflow, project
 
 
+async def _with_forge_facts(session: AsyncSession, facts: RunFacts, workflow: Workflow) -> RunFacts:
+    """A webhook's pull request facts (title, head repository and branch), which git alone
+    does not know, from the delivery that started the workflow."""
+    if workflow.triggered_by != "hook" or facts.ref_type != "pull-request":
+        return facts
+    delivery = await session.get(HookDelivery, workflow.hook_id)
+    if delivery is None or not delivery.pull_request:
+        return facts
+    return replace(facts, forge_pull_request=delivery.pull_request)
+
+
 async def initialize(ctx: EngineContext, pipeline_id: str) -> bool:
     """Moves an initializing pipeline to pending, or to done when it cannot run."""
     async with ctx.db.session() as session:
         loaded = await _load(session, pipeline_id)
         if loaded is None:
             return False
-        facts = RunFacts.of(*loaded)
+        facts = await _with_forge_facts(session, RunFacts.of(*loaded), loaded[1])
         project = loaded[2]
         repo = ctx.mirrors.for_project(project.id, project.repository_url)
     failure: tuple[str, str] | None = None

@@ -65,11 +65,12 @@ def git_env(facts: RunFacts, decided: Decided) -> Env:
     if pull is not None:
         env += [
             ("SEMAPHORE_GIT_BRANCH", pull.base_branch),
-            # the head's repository: this one when its branch is here, else unknown (a fork)
-            ("SEMAPHORE_GIT_PR_SLUG", slug if pull.head_branch else ""),
+            # the head's repository: as the forge's webhook named it; else this one when
+            # its branch is here, else unknown (a fork)
+            ("SEMAPHORE_GIT_PR_SLUG", pull.head_slug or (slug if pull.head_branch else "")),
             ("SEMAPHORE_GIT_PR_SHA", pull.head_sha),
             ("SEMAPHORE_GIT_PR_NUMBER", facts.ref_name),
-            ("SEMAPHORE_GIT_PR_NAME", ""),  # a title only the forge knows
+            ("SEMAPHORE_GIT_PR_NAME", pull.title),  # a title only the forge knows
             ("SEMAPHORE_GIT_PR_BRANCH", pull.head_branch),
             ("SEMAPHORE_GIT_WORKING_BRANCH", pull.head_branch),
         ]

@@ -46,6 +46,9 @@ class RunFacts:
     ancestors: tuple[str, ...] = ()  # the pipelines it was promoted from, first one first
     # None: every secret the file names; else only these (a forked pull request's)
     allowed_secrets: tuple[str, ...] | None = None
+    # what the forge's webhook said of the pull request (hooks/events.py PullRequestFacts:
+    # title, head_branch, head_repo, base_branch, ...); empty for a run the API started
+    forge_pull_request: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, pipeline: Pipeline, workflow: Workflow, project: Project) -> RunFacts:
@@ -84,6 +87,8 @@ class PullRequest:
     head_sha: str
     base_branch: str
     head_branch: str  # "" when no branch of the repository points at the head
+    title: str = ""  # known when a forge's webhook started the run
+    head_slug: str = ""  # owner/name of the head's repository (a fork's), likewise
 
 
 @dataclass(frozen=True)
@@ -213,6 +218,16 @@ def _pull_request(repo: Repository, facts: RunFacts) -> PullRequest:
     bases = [name for name in repo.branches_at(merged[0]) if name != head_branch] if merged else []
     # the toolbox's checkout needs a branch name: the workflow's stands in for an unknown base
     base = bases[0] if bases else facts.branch_name
+    forge = facts.forge_pull_request
+    if forge:  # the webhook's word on branches beats what the mirror's refs suggest
+        return PullRequest(
+            ref=ref,
+            head_sha=head,
+            base_branch=str(forge.get("base_branch") or base),
+            head_branch=str(forge.get("head_branch") or head_branch),
+            title=str(forge.get("title") or ""),
+            head_slug=str(forge.get("head_repo") or ""),
+        )
     return PullRequest(ref=ref, head_sha=head, base_branch=base, head_branch=head_branch)
 
 
