@@ -171,10 +171,6 @@ def test_a_backup_of_a_running_server_restores_its_secrets_logs_and_artifacts(
         restored = blockpost("restore", str(archive), env=target_env)
         assert restored.returncode == 0, restored.stderr
         assert "upgrading the schema" in restored.stderr
-        again = blockpost("restore", str(archive), env=target_env)
-        assert again.returncode == 1
-        assert "is not empty" in again.stderr
-        assert str(tmp_path / "restored") in again.stderr
 
         server = ServerProcess(target_url, tmp_path / "restored").start()
         try:
