@@ -209,6 +209,13 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
+    @field_validator("github_api_url", "gitlab_api_url", "gitea_api_url", "bitbucket_api_url")
+    @classmethod
+    def _api_root(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http:// or https:// URL (the forge's API root)")
+        return value
+
     @field_validator("artifact_store")
     @classmethod
     def _store_location(cls, value: str) -> str:
