@@ -208,6 +208,36 @@ async def test_block_level_posts_each_block_and_the_pipeline_level_too(
         await rig.close()
 
 
+async def test_a_partial_rebuild_reports_the_blocks_it_kept_as_passed_at_its_start(
+    app: FastAPI, admin: httpx.AsyncClient, tmp_path: Path, forge: FakeForge, sender: Notifier
+) -> None:
+    yaml = pipeline_yaml(
+        block("Build", "compile", extra="    dependencies: []\n"),
+        block("Test", "unit", extra="    dependencies: [Build]\n"),
+    )
+    rig = await rig_for(app, admin, tmp_path, yaml)
+    try:
+        await configure(
+            rig, status={"pipeline_files": [{"path": ".semaphore/semaphore.yml", "level": "block"}]}
+        )
+        started = await rig.run()
+        await rig.run_jobs({"unit": "failed"})
+        await sender.run_once()
+        forge.posts.clear()
+        rebuilt = await rig.api.post(
+            f"{API}/pipelines/{started['pipeline_id']}/partial_rebuild?request_token=again"
+        )
+        assert rebuilt.status_code == 200, rebuilt.text
+        await rig.settle()
+        await sender.run_once()
+        assert sorted(forge.states()) == [
+            ("ci/semaphoreci/push: Build", "success"),
+            ("ci/semaphoreci/push: Test", "pending"),
+        ]
+    finally:
+        await rig.close()
+
+
 async def test_a_tag_pipeline_has_the_tag_context(
     rig: EngineRig, forge: FakeForge, sender: Notifier
 ) -> None:
