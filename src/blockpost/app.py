@@ -44,6 +44,7 @@ from blockpost.api.middleware import AuthMiddleware, BodyMiddleware, PrincipalCa
 from blockpost.api.openapi import install_openapi
 from blockpost.artifacts.factory import open_store
 from blockpost.artifacts.retention import Retention
+from blockpost.cache.cleanup import CacheCleanup
 from blockpost.commit_status.forges import ApiRoots
 from blockpost.config import Settings
 from blockpost.db.engine import Database, asyncpg_dsn
@@ -137,6 +138,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.artifact_store = open_store(settings)
     app.state.services.append(
         Retention(db, app.state.artifact_store, settings.artifact_retention_interval_seconds)
+    )
+    app.state.services.append(
+        CacheCleanup(
+            db,
+            app.state.artifact_store,
+            settings.artifact_retention_interval_seconds,
+            settings.artifact_url_seconds,
+        )
     )
     # webhook deliveries and polled pushes are started by one loop, woken when one arrives
     app.state.hook_signal = Signal()

@@ -1,13 +1,14 @@
 """The job cache through the API: the routes the `cache` command calls with the job's
 artifact token (its project's keys only), the local store's signed URLs of archives,
-least-recently-used eviction past the project's limit, bad input, and the people's list and
-delete with the project's visibility and rights."""
+least-recently-used eviction past the project's limit, bad input, the cleanup pass, and
+the people's list and delete with the project's visibility and rights."""
 
 from __future__ import annotations
 
 import base64
 import dataclasses
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ import pytest
 from fastapi import FastAPI
 
 from blockpost.artifacts.factory import open_store
+from blockpost.cache.cleanup import CacheCleanup
 from blockpost.config import Settings
+from blockpost.timefmt import utcnow
 from tests.api.engine_rig import API, EngineRig, block, make_rig, pipeline_yaml
 from tests.unit.test_artifact_store import s3_endpoint, s3_settings  # noqa: F401 (fixtures)
 
@@ -290,3 +293,27 @@ async def test_with_an_s3_store_archives_go_to_the_object_store(
         assert await app.state.artifact_store.list(f"cache/{job.project_id}") == []
     finally:
         await rig.close()
+
+
+async def test_the_cleanup_pass_removes_archives_no_entry_records_and_entries_without_archive(
+    app: FastAPI, rig: EngineRig, admin: httpx.AsyncClient
+) -> None:
+    store = app.state.artifact_store
+    cleanup = CacheCleanup(app.state.db, store, 3600, upload_seconds=3600)
+    job = await running_job(app, rig)
+    await job.store("kept", b"k")
+    await job.store("lost", b"l")
+    await store.delete(f"cache/{job.project_id}/lost")  # gone from the store behind our back
+    url = (await job.http.post(f"{CACHE}/keys/abandoned/upload", json={"size": 1})).json()["url"]
+    assert (await job.follow("PUT", url, b"a")).status_code == 200  # never recorded
+    assert await cleanup.run_once() == 1  # the entry of "lost"; "abandoned" may be uploading
+    assert await job.names() == ["kept"]
+    later = utcnow() + timedelta(hours=2)
+    assert await cleanup.run_once(now=later) == 1  # the abandoned upload, past any URL's life
+    assert [item.key for item in await store.list(f"cache/{job.project_id}")] == [
+        f"cache/{job.project_id}/kept"
+    ]
+    # a deleted project's entries go with it; its archives go in the next pass
+    assert (await admin.delete(f"{API}/projects/{job.project_id}")).status_code == 200
+    assert await cleanup.run_once(now=later) == 1
+    assert await store.list("cache") == []

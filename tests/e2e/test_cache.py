@@ -24,6 +24,7 @@ REQUIREMENTS = "requests==2.32.3\n"
 
 FIRST = [
     "command -v cache",
+    "cache is_not_empty; [ $? -eq 1 ]",
     "mkdir -p deps/sub && for i in $(seq 1 200); do echo $i > deps/sub/f$i; done",
     "cache store deps-$SEMAPHORE_GIT_BRANCH-v1 deps > store.log; cat store.log",
     "grep -q \"Uploading 'deps' with cache key 'deps-master-v1'...\" store.log",
@@ -49,6 +50,7 @@ FIRST = [
     "cache list > list.log; cat list.log",
     "head -1 list.log | grep -q '^NAME  *SIZE  *STORED AT  *ACCESSED AT'",
     "grep -q '^deps-master-v1 ' list.log",
+    "cache is_not_empty",
     "cache usage > usage.log; cat usage.log",
     "grep -q '^FREE SPACE: ' usage.log && grep -q '^USED SPACE: ' usage.log",
     "cache nonsense 2> unknown.log; [ $? -eq 1 ]",
@@ -82,6 +84,7 @@ SECOND = [
     '[ "$(git rev-parse HEAD)" = "$SEMAPHORE_GIT_SHA" ] && [ -f second.txt ]',
     "cd .. && cache clear | grep -qx 'Deleted all caches.'",
     "cache list | grep -qx 'Cache is empty.'",
+    "cache is_not_empty; [ $? -eq 1 ]",
     "echo CACHE-OK",
 ]
 

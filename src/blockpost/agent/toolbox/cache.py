@@ -26,13 +26,14 @@ Usage:
   cache [command]
 
 Available Commands:
-  clear       Remove all keys in the cache.
-  delete      Delete a key from the cache.
-  has_key     Check if a key is present in the cache.
-  list        List all keys in the cache.
-  restore     Restore keys from the cache.
-  store       Store keys in the cache.
-  usage       Get a summary of cache usage.
+  clear         Remove all keys in the cache.
+  delete        Delete a key from the cache.
+  has_key       Check if a key is present in the cache.
+  is_not_empty  Check if the cache is not empty.
+  list          List all keys in the cache.
+  restore       Restore keys from the cache.
+  store         Store keys in the cache.
+  usage         Get a summary of cache usage.
 
 Use "cache [command] --help" for more information about a command.
 """
@@ -40,6 +41,7 @@ COMMAND_USAGE = {
     "store": "store [key path] [-c|--cleanup-by SIZE|STORE_TIME|ACCESS_TIME]",
     "restore": "restore [keys]",
     "has_key": "has_key [key]",
+    "is_not_empty": "is_not_empty",
     "delete": "delete [key]",
     "clear": "clear",
     "list": "list [-s|--sort-by SIZE|STORE_TIME|ACCESS_TIME]",
@@ -236,6 +238,11 @@ def has_key(client: Client, arguments: list[str], values: dict[str, object]) -> 
     return 1
 
 
+def is_not_empty(client: Client, arguments: list[str], values: dict[str, object]) -> int:
+    """Exit 0 when the project has any key, 1 when it has none (no message)."""
+    return 0 if client.listing()["keys"] else 1
+
+
 def delete(client: Client, arguments: list[str], values: dict[str, object]) -> int:
     if len(arguments) != 1:
         raise incorrect("delete")
@@ -293,6 +300,7 @@ COMMANDS: dict[str, tuple[Command, list[Flag]]] = {
     "store": (store, [Flag("cleanup-by", "c")]),
     "restore": (restore, []),
     "has_key": (has_key, []),
+    "is_not_empty": (is_not_empty, []),
     "delete": (delete, []),
     "clear": (clear, []),
     "list": (listing, [Flag("sort-by", "s")]),
