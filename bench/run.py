@@ -29,6 +29,7 @@ BENCHMARKS = (
     "load",
     "artifacts",
     "cache",
+    "hooks",
 )
 
 
