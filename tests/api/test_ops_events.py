@@ -11,9 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from blockpost.config import Settings
-from blockpost.db.models import Schedule
+from blockpost.db.models import Agent, Schedule
+from blockpost.dispatch.reaper import Reaper
 from blockpost.logformat import JsonFormatter, log_config
 from blockpost.scheduler import firing
 from tests.api.engine_rig import API, block, make_rig, pipeline_yaml
@@ -109,6 +111,25 @@ async def test_a_schedule_firing_is_logged(
     assert events(caplog, "schedule.fired") == [
         f"event=schedule.fired schedule=nightly project={rig.project_id} "
         f"tick=2026-12-01T03:00:00Z status=passed workflow={trigger.scheduled_workflow_id}"
+    ]
+
+
+async def test_an_agent_lost_is_logged(
+    app: FastAPI, admin: httpx.AsyncClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = await make_rig(app, admin, tmp_path, pipeline_yaml(block("Build", "compile")))
+    agent = await rig.agent()
+    await rig.close()
+    # Its last word was long ago, and the reaper has listened for a whole lease.
+    long_ago = datetime(2026, 1, 1, tzinfo=UTC)
+    async with app.state.db.session() as session:
+        await session.execute(update(Agent).values(last_sync_at=long_ago, connected_at=long_ago))
+    reaper = Reaper(app.state.db, app.state.wakeups, lease_seconds=10)
+    reaper.judge_agents_after = 0
+    caplog.set_level(logging.INFO, logger=EVENTS)
+    await reaper.run_once()
+    assert events(caplog, "agent.lost") == [
+        f"event=agent.lost agent={agent.name} agent_type=s1-local silent_seconds=10"
     ]
 
 

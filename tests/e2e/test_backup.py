@@ -156,6 +156,18 @@ def test_a_backup_of_a_running_server_restores_its_secrets_logs_and_artifacts(
         finally:
             source.stop()
 
+        # The server's own log, as an operator reads it: its events, and no secret.
+        served = source.output()
+        assert "event=login.succeeded user=admin address=127.0.0.1" in served
+        assert "event=workflow.started" in served
+        assert " by=admin ref=refs/heads/master " in served
+        assert "event=agent.registered" in served
+        assert GLOBAL_SECRET not in served
+        assert PROJECT_SECRET not in served
+        # The banner shows a password it made on first start; no event line ever does.
+        events = "\n".join(line for line in served.splitlines() if "event=" in line)
+        assert source.admin_password not in events
+
         assert "backup written to" in made.stdout
         assert "copying the SQLite" in made.stderr or "pg_dump" in made.stderr
         assert archive.stat().st_mode & 0o077 == 0  # it holds the secret key

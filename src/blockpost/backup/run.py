@@ -16,6 +16,7 @@ from blockpost import __version__
 from blockpost.artifacts.paths import ROOT as ARTIFACTS_PREFIX
 from blockpost.backup import archive, database
 from blockpost.backup.archive import Manifest, Say
+from blockpost.cache.names import ROOT as CACHE_PREFIX
 from blockpost.config import SECRET_KEY_FILE, Settings
 from blockpost.db import migrate
 from blockpost.db.engine import Database
@@ -25,7 +26,6 @@ from blockpost.timefmt import iso_seconds, utcnow
 # Snapshot repositories (services/snapshots.py) exist nowhere else; the mirrors beside
 # them are caches of the projects' repositories, fetched again on first use.
 SNAPSHOTS = Path("repositories", "snapshots")
-CACHE_PREFIX = "cache"  # the cache's keys in the artifact store, when the cache is used
 STORE_PREFIXES = (ARTIFACTS_PREFIX, CACHE_PREFIX)
 
 
