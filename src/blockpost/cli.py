@@ -300,6 +300,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> str:
+    if args.db != "upgrade":  # only an upgrade may make a database where there was none
+        _check_server_exists(settings)
+
     async def run() -> str:
         db = Database(settings.effective_database_url)
         try:
@@ -429,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # Only the commands that may start a server's state create the data dir; the others
     # act on an existing one (or, restore, on an empty one) and say which they looked at.
-    if args.command in ("serve", "db"):
+    if args.command == "serve" or (args.command == "db" and args.db == "upgrade"):
         try:
             settings.prepare_data_dir()
         except OSError as exc:

@@ -170,7 +170,12 @@ def test_commands_on_a_server_never_make_a_database_in_the_current_directory(
     tmp_path: Path,
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BLOCKPOST_")}
-    for args in (["token", "create", "admin"], ["user", "create", "ops"], ["backup", "b.tgz"]):
+    for args in (
+        ["token", "create", "admin"],
+        ["user", "create", "ops"],
+        ["backup", "b.tgz"],
+        ["db", "current"],
+    ):
         result = subprocess.run(
             [sys.executable, "-m", "blockpost", *args],
             env=env,
