@@ -6,7 +6,6 @@ the people's list and delete with the project's visibility and rights."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -81,12 +80,14 @@ class CacheJob:
 
 
 async def running_job(app: FastAPI, rig: EngineRig, project_id: str = "") -> CacheJob:
-    """A job of the rig's project, or of `project_id` (taken by an agent of its own)."""
-    if project_id:
-        rig = dataclasses.replace(rig, project_id=project_id, agents=[])
-    await rig.run()
+    """A job of the rig's project, or of `project_id`, taken by an agent of its own."""
+    started = await rig.api.post(
+        f"{API}/plumber-workflows",
+        json={"project_id": project_id or rig.project_id, "reference": "refs/heads/master"},
+    )
+    assert started.status_code == 200, started.text
     await rig.settle()
-    taken = await rig.take()
+    taken = await rig.take(await rig.agent())
     env = {e["name"]: base64.b64decode(e["value"]).decode() for e in taken.payload["env_vars"]}
     return CacheJob(app, env)
 
