@@ -65,7 +65,7 @@ SECOND = [
     "cat restore.log",
     "grep -qx \"MISS: 'deps-master-v2'.\" restore.log",
     "grep -qx \"HIT: 'deps-master', using key 'deps-master-v1'.\" restore.log",
-    "grep -qx 'Restored: deps.' restore.log",
+    "grep -qx 'Restored: deps/.' restore.log",
     '[ "$(cat deps/sub/f200)" = 200 ] && [ "$(ls deps/sub | wc -l)" = 200 ]',
     "cache restore nothing-here | grep -qx \"MISS: 'nothing-here'.\"",
     f"printf '%s' '{PACKAGE_LOCK}' > package-lock.json",

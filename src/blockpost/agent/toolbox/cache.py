@@ -206,7 +206,7 @@ def download_and_unpack(client: Client, key: str) -> None:
     elapsed = duration(time.monotonic() - started)
     say(f"Download complete. Duration: {elapsed}. Size: {human_size(entry['size'])} bytes.")
     say(f"Unpack complete. Duration: {elapsed}.")
-    say(f"Restored: {restored.rstrip('/')}.")
+    say(f"Restored: {restored}.")
 
 
 def restore(client: Client, arguments: list[str], values: dict[str, object]) -> int:

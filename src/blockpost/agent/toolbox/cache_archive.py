@@ -104,7 +104,7 @@ def _compress_with_tarfile(source: str, destination: str, compression: str) -> N
 
 def unpack(stream: BinaryIO, compression: str) -> str:
     """Unpacks the archive read from `stream` where its paths say; the first path in it
-    (what Semaphore's CLI reports as restored)."""
+    (what Semaphore's CLI reports as restored: `deps/` for a directory)."""
     if compression == "zstd" and not shutil.which("zstd"):
         raise ArchiveError(
             "this key was stored with zstd, which is not on this job's PATH; install zstd"
@@ -187,7 +187,8 @@ def _unpack_with_tarfile(stream: BinaryIO, compression: str) -> str:
     try:
         with tarfile.open(fileobj=source, mode=mode) as archive:
             for member in archive:
-                first = first or member.name
+                # as the archive names it (a directory with its '/', as tar writes it)
+                first = first or member.name + ("/" if member.isdir() else "")
                 archive.extract(member, path=".", **trusted)  # type: ignore[arg-type]
     except (tarfile.TarError, OSError) as exc:
         raise ArchiveError(f"error unpacking the archive: {exc}") from None
