@@ -1,0 +1,1 @@
+"""What each `blockpost` command does; cli.py parses the command line and picks one."""
