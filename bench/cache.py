@@ -23,14 +23,14 @@ from blockpost.agent.workspace import TOOLBOX
 RUN = TOOLBOX / "run.py"
 
 
-def tools_without_zstd(where: Path) -> str:
-    """A PATH with the tools a job needs but no zstd: the command falls back to gzip."""
+def tools(where: Path, *names: str) -> str:
+    """A directory for PATH with these tools and the interpreter running this benchmark as
+    `python3` (the one on PATH may be a pyenv shim, or older than the toolbox needs)."""
     where.mkdir()
-    for tool in ("tar", "gzip"):
+    for tool in names:
         found = shutil.which(tool)
         assert found, f"{tool} is needed on PATH"
         (where / tool).symlink_to(found)
-    # the interpreter itself (a pyenv shim on PATH is a bash script)
     (where / "python3").symlink_to(os.path.realpath(sys.executable))
     return str(where)
 
@@ -80,7 +80,6 @@ def plain_tar(tmp: Path) -> float:
 def measure(bench, files: int) -> dict[str, dict[str, float]]:
     env = artifact_env(bench)
     job = {
-        "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", "/tmp"),
         "SEMAPHORE_ARTIFACT_TOKEN": env["SEMAPHORE_ARTIFACT_TOKEN"],
         "SEMAPHORE_ORGANIZATION_URL": bench.server.url,
@@ -88,8 +87,10 @@ def measure(bench, files: int) -> dict[str, dict[str, float]]:
     got = {}
     with tempfile.TemporaryDirectory(prefix="blockpost-cache-") as tmp:
         if shutil.which("zstd"):
-            got["zstd"] = round_trip(job, files, "zstd", Path(tmp))
-        gzip_job = {**job, "PATH": tools_without_zstd(Path(tmp) / "bin")}
+            zstd_job = {**job, "PATH": tools(Path(tmp) / "bin", "tar", "gzip", "zstd")}
+            got["zstd"] = round_trip(zstd_job, files, "zstd", Path(tmp))
+        # no zstd on PATH: the command falls back to gzip
+        gzip_job = {**job, "PATH": tools(Path(tmp) / "bin-gzip", "tar", "gzip")}
         got["gzip"] = round_trip(gzip_job, files, "gzip", Path(tmp))
         got["plain"] = {"restore_s": plain_tar(Path(tmp))}
     return got
