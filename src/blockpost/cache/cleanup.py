@@ -14,17 +14,18 @@ from blockpost.artifacts.store import ArtifactStore
 from blockpost.background import LoopService
 from blockpost.cache.names import ROOT
 from blockpost.db.engine import Database
-from blockpost.db.leader import LeaderLock
 from blockpost.db.models import CacheEntry
 from blockpost.timefmt import utcnow
 
 log = logging.getLogger(__name__)
 
-LEADER_KEY = 0x626C6B70_1802  # "blkp", cache cleanup (issue 18 §2)
 BATCH = 500
 
 
 class CacheCleanup(LoopService):
+    """Every replica runs it: a pass only deletes what is already unwanted, so two at once
+    do no harm, and it holds no leader connection out of the pool."""
+
     name = "cache-cleanup"
 
     def __init__(
@@ -36,23 +37,18 @@ class CacheCleanup(LoopService):
         self.interval = interval
         # an archive younger than a signed upload URL's life may be an upload in progress
         self.grace = timedelta(seconds=upload_seconds + 60)
-        self.leader = LeaderLock(db, LEADER_KEY)
 
     async def _loop(self) -> None:
-        try:
-            while True:
-                try:
-                    if await self.leader.held():
-                        removed = await self.run_once()
-                        if removed:
-                            log.info("cache cleanup removed %d archives or entries", removed)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("cache cleanup failed; trying again next interval")
-                await asyncio.sleep(self.interval)
-        finally:
-            await self.leader.release()
+        while True:
+            try:
+                removed = await self.run_once()
+                if removed:
+                    log.info("cache cleanup removed %d archives or entries", removed)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("cache cleanup failed; trying again next interval")
+            await asyncio.sleep(self.interval)
 
     async def run_once(self, now: datetime | None = None) -> int:
         """One pass; how many archives and entries it removed."""
