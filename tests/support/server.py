@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support import forkserver
+
 START_TIMEOUT = 30.0
 
 
@@ -44,7 +46,7 @@ class ServerProcess:
     extra_env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     jobs_dir: Path = field(default_factory=reachable_jobs_dir)
-    process: subprocess.Popen[str] | None = None
+    process: subprocess.Popen[str] | forkserver.ForkedProcess | None = None
     log_path: Path | None = None
 
     @property
@@ -66,14 +68,17 @@ class ServerProcess:
         }
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir / f"server-{self.port}.log"
-        log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "blockpost", "serve"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        if forkserver.ENABLED:
+            self.log_path.write_text("")
+            self.process = forkserver.spawn_blockpost(["serve"], env, Path.cwd(), self.log_path)
+        else:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "blockpost", "serve"],
+                env=env,
+                stdout=self.log_path.open("w"),
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -19,8 +19,8 @@ from blockpost.errors import InvalidInput, Unavailable
 from blockpost.git.refs import GitRef
 
 _SHA = re.compile(r"^[0-9a-f]{4,40}$")
-_ENV = {
-    **os.environ,
+# Never a prompt: a fetch that needs a credential it was not given fails at once.
+_GIT_SETTINGS = {
     "GIT_TERMINAL_PROMPT": "0",
     "GIT_ASKPASS": "/bin/false",
     "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o ConnectTimeout=15",
@@ -46,7 +46,7 @@ class Repository:
         # git itself refuses other transports too: a project saved while local paths were
         # allowed cannot be fetched once they are not.
         protocols = REMOTE_PROTOCOLS + (":file" if allow_local else "")
-        self._env = {**_ENV, "GIT_ALLOW_PROTOCOL": protocols}
+        self._env = {**os.environ, **_GIT_SETTINGS, "GIT_ALLOW_PROTOCOL": protocols}
 
     def _git(self, *args: str, timeout: float | None = None, check: bool = True) -> str:
         try:
