@@ -42,6 +42,11 @@ class Project(Timestamps, Base):
     )
     # the token commit statuses are posted with, sealed; "" for none (nothing is posted)
     status_token: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    # Private repositories (git/credentials.py): the deploy key's private half in OpenSSH
+    # format, sealed, and its public line; an HTTPS {username, token}, sealed. "" for none.
+    deploy_key: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    deploy_key_public: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    https_credential: Mapped[str] = mapped_column(Text, server_default=text("''"))
 
     owner: Mapped[User] = relationship(lazy="joined")
 
