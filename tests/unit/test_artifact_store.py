@@ -3,6 +3,7 @@ listing, deletes, signed URLs) and S3 through a moto server; retention's rules."
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -194,3 +195,18 @@ def test_the_first_matching_rule_decides_as_in_semaphores_tests() -> None:
     assert not expired(job_rules, "jobs", "artifacts/jobs/j1/hello/a.txt", 8 * day)
     assert expired(job_rules, "jobs", "artifacts/jobs/j1/job-examples/a.txt", 4 * day)
     assert not expired(job_rules, "jobs", "artifacts/jobs/j1/job-examples/x/a.txt", 4 * day)
+
+
+async def test_a_write_beside_a_delete_emptying_its_directory_still_lands(
+    local: LocalStore,
+) -> None:
+    """Deleting a directory's last file removes the directory; a write renaming its upload
+    into that directory at the same moment must make it again, not fail."""
+    for n in range(300):
+        await local.write(f"artifacts/jobs/j/dir/{n}-old", chunks(b"x"))
+        await asyncio.gather(
+            local.write(f"artifacts/jobs/j/dir/{n}-new", chunks(b"y" * 10)),
+            local.delete(f"artifacts/jobs/j/dir/{n}-old"),
+        )
+        assert local.path_of(f"artifacts/jobs/j/dir/{n}-new").read_bytes() == b"y" * 10
+        await local.delete(f"artifacts/jobs/j/dir/{n}-new")

@@ -26,6 +26,7 @@ from blockpost.errors import Conflict
 
 UPLOADS = ".uploads"  # beside the keys (one filesystem, so a finished upload is a rename)
 WRITE_BUFFER = 1024 * 1024
+PLACE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -163,14 +164,21 @@ class LocalStore:
         return size
 
     def _place(self, temp: Path, target: Path) -> None:
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if target.is_dir():
-                raise IsADirectoryError(target)
-            os.replace(temp, target)
-        except (FileExistsError, NotADirectoryError, IsADirectoryError):
-            temp.unlink(missing_ok=True)
-            raise Conflict("a file and a directory of artifacts cannot share a name") from None
+        # A delete of the last file in a directory removes it (see _delete); one running
+        # between our mkdir and the rename takes the directory we just made: make it again.
+        for attempt in range(PLACE_ATTEMPTS):
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if target.is_dir():
+                    raise IsADirectoryError(target)
+                os.replace(temp, target)
+                return
+            except FileNotFoundError:
+                if attempt == PLACE_ATTEMPTS - 1 or not temp.exists():
+                    raise
+            except (FileExistsError, NotADirectoryError, IsADirectoryError):
+                temp.unlink(missing_ok=True)
+                raise Conflict("a file and a directory of artifacts cannot share a name") from None
 
     def signed_url(self, key: str, method: str, base_url: str) -> str:
         expires = int(time.time()) + self.url_seconds
