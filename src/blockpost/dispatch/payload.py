@@ -9,8 +9,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.crypto import Sealer
-from blockpost.db.models import Job
+from blockpost.db.models import Job, Project
 from blockpost.dispatch.jobenv import request_env, snapshot_git_env
+from blockpost.git import Mirrors
 from blockpost.security import new_token, token_hash
 
 
@@ -83,6 +84,15 @@ def secret_values(job: Job, sealer: Sealer) -> list[str]:
     return values
 
 
+async def repository_files(
+    session: AsyncSession, job: Job, mirrors: Mirrors
+) -> list[dict[str, str]]:
+    """The deploy key and host keys of the job's project, for its `checkout` (only its own
+    project's jobs get them)."""
+    project = await session.get(Project, job.project_id) if job.project_id else None
+    return mirrors.job_files(project) if project is not None else []
+
+
 SNAPSHOT_GIT = "/api/v1/snapshots/"
 
 
@@ -106,6 +116,7 @@ def job_request(
     sealer: Sealer,
     organization_url: str,
     artifact_token: str,
+    repository_files: list[dict[str, str]],
 ) -> dict[str, Any]:
     spec = job.spec
     if git_env := spec.get("git_env_vars"):
@@ -135,7 +146,7 @@ def job_request(
         ],
         "files": [
             {"path": f["path"], "content": f["content"], "mode": f.get("mode", "0644")}
-            for f in (*spec.get("files", []), *secrets.get("files", []))
+            for f in (*repository_files, *spec.get("files", []), *secrets.get("files", []))
         ],
         "ssh_public_keys": [],
         "callbacks": {"finished": "", "teardown_finished": "", "token": ""},

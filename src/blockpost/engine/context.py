@@ -24,13 +24,15 @@ class EngineContext:
     @classmethod
     def from_settings(cls, settings: Settings, db: Database, wakeups: Wakeups) -> EngineContext:
         assert settings.secret_key, "prepare_data_dir() gives every server a secret key"
+        sealer = Sealer(settings.secret_key)
         return cls(
             db=db,
             wakeups=wakeups,
-            sealer=Sealer(settings.secret_key),
+            sealer=sealer,
             mirrors=Mirrors(
                 settings.data_dir / "repositories",
                 settings.git_timeout_seconds,
+                sealer,
                 settings.allow_local_repositories,
             ),
             hosted_agent_type=settings.hosted_agent_type,

@@ -67,7 +67,7 @@ async def initialize(ctx: EngineContext, pipeline_id: str) -> bool:
             return False
         facts = await _with_forge_facts(session, RunFacts.of(*loaded), loaded[1])
         project = loaded[2]
-        repo = ctx.mirrors.for_project(project.id, project.repository_url)
+        repo = ctx.mirrors.for_project(project)
     failure: tuple[str, str] | None = None
     decided: Decided | None = None
     # git and parsing run outside any transaction: they may take a while

@@ -175,7 +175,7 @@ async def auto_promote(session: AsyncSession, ctx: EngineContext, pipeline: Pipe
     assert workflow is not None
     assert project is not None
     facts = RunFacts.of(pipeline, workflow, project)
-    repo = ctx.mirrors.for_project(project.id, project.repository_url)
+    repo = ctx.mirrors.for_project(project)
 
     def decide() -> list[tuple[str, str]]:
         when = Conditions(

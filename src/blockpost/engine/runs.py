@@ -60,7 +60,7 @@ async def start_workflow(
     ref = parse_reference(run.reference)
     pipeline_file = run.pipeline_file or project.pipeline_file
     check_pipeline_file(pipeline_file, "pipeline_file")
-    repo = ctx.mirrors.for_project(project.id, project.repository_url)
+    repo = ctx.mirrors.for_project(project)
     sha, message = await asyncio.to_thread(_resolve, repo, ref, run.commit_sha)
     projects = Project.__table__
     number = await session.scalar(

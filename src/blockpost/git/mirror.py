@@ -15,15 +15,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from blockpost.crypto import Sealer
 from blockpost.errors import InvalidInput, Unavailable
+from blockpost.git import credentials
+from blockpost.git.credentials import NO_ACCESS, RepoAccess, WithCredentials
 from blockpost.git.refs import GitRef
 
 _SHA = re.compile(r"^[0-9a-f]{4,40}$")
-# Never a prompt: a fetch that needs a credential it was not given fails at once.
+# Never a prompt: a fetch that needs a credential it was not given fails at once (a
+# fetch's ssh command and credential helper are the project's: credentials.fetch_env).
 _GIT_SETTINGS = {
     "GIT_TERMINAL_PROMPT": "0",
     "GIT_ASKPASS": "/bin/false",
-    "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o ConnectTimeout=15",
     "LC_ALL": "C",
 }
 FETCH_REFSPECS = (
@@ -39,21 +42,36 @@ REMOTE_PROTOCOLS = "https:http:ssh:git"
 
 
 class Repository:
-    def __init__(self, path: Path, url: str, timeout: float, allow_local: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        url: str,
+        timeout: float,
+        allow_local: bool = False,
+        access: RepoAccess = NO_ACCESS,
+    ) -> None:
         self.path = path
         self.url = url
         self.timeout = timeout
+        self.access = access
+        self.known_hosts = known_hosts_of(path)
         # git itself refuses other transports too: a project saved while local paths were
         # allowed cannot be fetched once they are not.
         protocols = REMOTE_PROTOCOLS + (":file" if allow_local else "")
         self._env = {**os.environ, **_GIT_SETTINGS, "GIT_ALLOW_PROTOCOL": protocols}
 
-    def _git(self, *args: str, timeout: float | None = None, check: bool = True) -> str:
+    def _git(
+        self,
+        *args: str,
+        timeout: float | None = None,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> str:
         try:
             done = subprocess.run(
                 ["git", "--git-dir", str(self.path), *args],
                 capture_output=True,
-                env=self._env,
+                env={**self._env, **(env or {})},
                 timeout=timeout or self.timeout,
                 check=False,
             )
@@ -91,14 +109,22 @@ class Repository:
 
     def fetch(self) -> None:
         """Brings the mirror up to date with the remote (creating it the first time)."""
-        with self.locked_created():
+        with self.locked_created(), credentials.fetch_env(self.access, self.known_hosts) as env:
             try:
                 self._git(
-                    "fetch", "--quiet", "--prune", "--no-tags", "--", self.url, *FETCH_REFSPECS
+                    "fetch",
+                    "--quiet",
+                    "--prune",
+                    "--no-tags",
+                    "--",
+                    self.url,
+                    *FETCH_REFSPECS,
+                    env=env,
                 )
             except _GitFailed as exc:
+                reason = credentials.refusal(str(exc), self.access, self.known_hosts)
                 raise Unavailable(
-                    f"spec.repository.url: cannot fetch {self.url}: {_git_reason(exc)}"
+                    f"spec.repository.url: cannot fetch {self.url}: {reason or _git_reason(exc)}"
                 ) from None
 
     def _ref_sha(self, ref: str) -> str | None:
@@ -176,6 +202,12 @@ class Repository:
         return {"author": author, "committer": committer, "message": message.strip()}
 
 
+def known_hosts_of(mirror: Path) -> Path:
+    """The host keys a mirror's fetches trust, beside it: recorded by the first fetch over
+    ssh, or given through the API (credentials.py)."""
+    return mirror.with_suffix(".known_hosts")
+
+
 class _GitFailed(Exception):
     pass
 
@@ -192,14 +224,28 @@ def _git_reason(exc: Exception) -> str:
 class Mirrors:
     """Where the mirrors live: DATA_DIR/repositories/<project id>.git."""
 
-    def __init__(self, root: Path, timeout: float, allow_local: bool = False) -> None:
+    def __init__(
+        self, root: Path, timeout: float, sealer: Sealer, allow_local: bool = False
+    ) -> None:
         self.root = root
         self.timeout = timeout
+        self.sealer = sealer
         self.allow_local = allow_local
 
-    def for_project(self, project_id: str, url: str) -> Repository:
-        path = self.root / f"{project_id}.git"
-        return Repository(path, url, self.timeout, self.allow_local)
+    def for_project(self, project: WithCredentials) -> Repository:
+        """The project's mirror, fetched with the project's credentials."""
+        path = self.root / f"{project.id}.git"
+        access = RepoAccess.of(project, self.sealer)
+        return Repository(path, project.repository_url, self.timeout, self.allow_local, access)
+
+    def known_hosts(self, project_id: str) -> Path:
+        return known_hosts_of(self.root / f"{project_id}.git")
+
+    def job_files(self, project: WithCredentials) -> list[dict[str, str]]:
+        """The files a job of the project gets to check the repository out over ssh."""
+        access = RepoAccess.of(project, self.sealer)
+        known = credentials.read_known_hosts(self.known_hosts(project.id))
+        return credentials.job_files(access, project.repository_url, known)
 
 
 def sync_ref(repo: Repository, ref: GitRef, commit_sha: str | None) -> str:

@@ -121,7 +121,7 @@ class Poller(LoopService):
             project = await session.get(Project, project_id)
             if project is None:
                 return 0
-            repo = self.ctx.mirrors.for_project(project.id, project.repository_url)
+            repo = self.ctx.mirrors.for_project(project)
         try:
             heads = await asyncio.to_thread(_poll, repo)
         except BlockpostError as exc:

@@ -129,7 +129,7 @@ class Starter(LoopService):
             # a pull request runs its newest merge (or head), whatever the payload's sha
             sha = None if ref.type == "pull-request" else pushed
             head = delivery.pull_request.get("head_sha", "") if delivery.pull_request else ""
-            repo = self.ctx.mirrors.for_project(project.id, project.repository_url)
+            repo = self.ctx.mirrors.for_project(project)
             resolved, message = await asyncio.to_thread(_resolve, repo, ref, sha, head)
             mark = next((m for m in SKIP_MARKS if m in message.lower()), None)
             if mark:

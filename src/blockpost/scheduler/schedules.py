@@ -25,7 +25,7 @@ TRIGGERS_SHOWN = 10
 
 async def _check_branch(ctx: EngineContext, project: Project, branch: str) -> None:
     ref = parse_reference(f"refs/heads/{branch}", "spec.branch")
-    repo = ctx.mirrors.for_project(project.id, project.repository_url)
+    repo = ctx.mirrors.for_project(project)
     try:
         await asyncio.to_thread(sync_ref, repo, ref, None)
     except InvalidInput:

@@ -45,7 +45,7 @@ async def run_snapshot(
     label = check_label(label or DEFAULT_LABEL)
     if pipeline_file:
         projects.check_pipeline_file(pipeline_file, "pipeline_file")
-    mirror = ctx.mirrors.for_project(project.id, project.repository_url)
+    mirror = ctx.mirrors.for_project(project)
     author = Author(caller.username, f"{caller.username}@blockpost", int(utcnow().timestamp()))
     snapshot = await asyncio.to_thread(
         store(ctx).create,
