@@ -175,9 +175,7 @@ async def get_job(
         sealer=request.app.state.sealer,
         organization_url=str(request.base_url).rstrip("/"),
         artifact_token=artifact_tokens.token_for(settings.secret_key, job.id),
-        repository_files=await payload.repository_files(
-            session, job, request.app.state.engine.mirrors
-        ),
+        repository=await payload.repository_access(session, job, request.app.state.engine.mirrors),
     )
 
 

@@ -5,7 +5,8 @@ The agent exports the list in order, so of two equal names the later wins:
 1. the job's variables (TERM, CI, SEMAPHORE, project, job, agent machine), then
    SEMAPHORE_ORGANIZATION_URL and SEMAPHORE_ARTIFACT_TOKEN, known only when an agent
    fetches the job;
-2. the repository's SEMAPHORE_GIT_* variables;
+2. the repository's SEMAPHORE_GIT_* variables (and the GIT_SSH_COMMAND that uses the
+   project's deploy key, git/credentials.py);
 3. the secrets' variables (a deployment target's first);
 4. the job spec's env_vars: for a pipeline job the workflow and pipeline variables, the
    parameters, then the YAML's global, block and job env_vars (matrix and parallelism
@@ -98,6 +99,7 @@ def request_env(
     secrets: Iterable[Mapping[str, str]],
     organization_url: str,
     artifact_token: str,
+    repository_access: Env,
 ) -> Env:
     """The whole list, from a stored job spec (`JobSpec.as_json`) and its opened secrets.
     The artifact token (artifacts/tokens.py) is made when the agent fetches the job, so it
@@ -107,6 +109,7 @@ def request_env(
         ("SEMAPHORE_ORGANIZATION_URL", organization_url),
         ("SEMAPHORE_ARTIFACT_TOKEN", artifact_token),
         *_pairs(spec.get("git_env_vars", [])),
+        *repository_access,
         *_pairs(secrets),
         *_pairs(spec.get("env_vars", [])),
     ]

@@ -12,6 +12,7 @@ from blockpost.crypto import Sealer
 from blockpost.db.models import Job, Project
 from blockpost.dispatch.jobenv import request_env, snapshot_git_env
 from blockpost.git import Mirrors
+from blockpost.git.credentials import NO_JOB_ACCESS, JobAccess
 from blockpost.security import new_token, token_hash
 
 
@@ -84,13 +85,11 @@ def secret_values(job: Job, sealer: Sealer) -> list[str]:
     return values
 
 
-async def repository_files(
-    session: AsyncSession, job: Job, mirrors: Mirrors
-) -> list[dict[str, str]]:
+async def repository_access(session: AsyncSession, job: Job, mirrors: Mirrors) -> JobAccess:
     """The deploy key and host keys of the job's project, for its `checkout` (only its own
     project's jobs get them)."""
     project = await session.get(Project, job.project_id) if job.project_id else None
-    return mirrors.job_files(project) if project is not None else []
+    return mirrors.job_access(project) if project is not None else NO_JOB_ACCESS
 
 
 SNAPSHOT_GIT = "/api/v1/snapshots/"
@@ -116,7 +115,7 @@ def job_request(
     sealer: Sealer,
     organization_url: str,
     artifact_token: str,
-    repository_files: list[dict[str, str]],
+    repository: JobAccess,
 ) -> dict[str, Any]:
     spec = job.spec
     if git_env := spec.get("git_env_vars"):
@@ -141,12 +140,16 @@ def job_request(
         "env_vars": [
             {"name": name, "value": _b64(value)}
             for name, value in request_env(
-                spec, secrets.get("env_vars", []), organization_url, artifact_token
+                spec,
+                secrets.get("env_vars", []),
+                organization_url,
+                artifact_token,
+                repository.env,
             )
         ],
         "files": [
             {"path": f["path"], "content": f["content"], "mode": f.get("mode", "0644")}
-            for f in (*repository_files, *spec.get("files", []), *secrets.get("files", []))
+            for f in (*repository.files, *spec.get("files", []), *secrets.get("files", []))
         ],
         "ssh_public_keys": [],
         "callbacks": {"finished": "", "teardown_finished": "", "token": ""},

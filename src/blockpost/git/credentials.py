@@ -260,23 +260,43 @@ def ssh_host(url: str) -> str | None:
     return url.split(":", 1)[0].rpartition("@")[2] or None
 
 
-def job_files(access: RepoAccess, url: str, known_hosts: str) -> list[dict[str, str]]:
+@dataclass(frozen=True)
+class JobAccess:
+    """What a job gets to reach its repository: payload files and (name, value) variables."""
+
+    files: list[dict[str, str]]
+    env: list[tuple[str, str]]
+
+
+NO_JOB_ACCESS = JobAccess([], [])
+
+
+def job_access(access: RepoAccess, url: str, known_hosts: str) -> JobAccess:
     """What a job of the project gets for `checkout` over ssh, as Semaphore gives it: the
     key in ~/.ssh/id_rsa (0600), the recorded host keys, and an ssh config that uses both
-    for the repository's host and never accepts a key it was not given."""
+    for the repository's host and never accepts a host key it was not given. ssh reads its
+    config from the passwd entry's home, not $HOME (a job's own directory here), so
+    GIT_SSH_COMMAND names it; git's shell expands $HOME, ssh its ${HOME}."""
     host = ssh_host(url)
     if not access.private_key or host is None:
-        return []
+        return NO_JOB_ACCESS
     config = (
         f"Host {host}\n"
-        f"  IdentityFile ~/{JOB_KEY_PATH}\n"
+        f"  IdentityFile ${{HOME}}/{JOB_KEY_PATH}\n"
         "  IdentitiesOnly yes\n"
-        "  UserKnownHostsFile ~/.ssh/known_hosts\n"
+        "  UserKnownHostsFile ${HOME}/.ssh/known_hosts\n"
         "  StrictHostKeyChecking yes\n"
+        "  BatchMode yes\n"
     )
-    files = [(JOB_KEY_PATH, access.private_key, "0600"), (".ssh/known_hosts", known_hosts, "0644")]
-    files.append((".ssh/config", config, "0644"))
-    return [
-        {"path": path, "content": base64.b64encode(text.encode()).decode(), "mode": mode}
-        for path, text, mode in files
+    files = [
+        (JOB_KEY_PATH, access.private_key, "0600"),
+        (".ssh/known_hosts", known_hosts, "0644"),
+        (".ssh/config", config, "0644"),
     ]
+    return JobAccess(
+        files=[
+            {"path": path, "content": base64.b64encode(text.encode()).decode(), "mode": mode}
+            for path, text, mode in files
+        ],
+        env=[("GIT_SSH_COMMAND", 'ssh -F "$HOME/.ssh/config"')],
+    )

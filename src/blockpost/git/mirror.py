@@ -241,11 +241,11 @@ class Mirrors:
     def known_hosts(self, project_id: str) -> Path:
         return known_hosts_of(self.root / f"{project_id}.git")
 
-    def job_files(self, project: WithCredentials) -> list[dict[str, str]]:
-        """The files a job of the project gets to check the repository out over ssh."""
+    def job_access(self, project: WithCredentials) -> credentials.JobAccess:
+        """What a job of the project gets to check the repository out over ssh."""
         access = RepoAccess.of(project, self.sealer)
         known = credentials.read_known_hosts(self.known_hosts(project.id))
-        return credentials.job_files(access, project.repository_url, known)
+        return credentials.job_access(access, project.repository_url, known)
 
 
 def sync_ref(repo: Repository, ref: GitRef, commit_sha: str | None) -> str:
