@@ -86,6 +86,14 @@ REQUEST_EXAMPLES: dict[tuple[str, str], Any] = {
     },
     ("POST", "/api/v1alpha/projects/{project}/members"): {"username": MEMBER},
     ("PUT", "/api/v1alpha/projects/{project}/members/{subject_id}/role"): {"role_id": "member"},
+    ("PUT", "/api/v1alpha/projects/{project}/https_credential"): {
+        "username": "ci-bot",
+        "token": "glpat-0123456789abcdefghij",
+    },
+    ("PUT", "/api/v1alpha/projects/{project}/known_hosts"): {
+        "known_hosts": "github.com ssh-ed25519 "
+        "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"
+    },
     ("POST", "/api/v1alpha/plumber-workflows"): {
         "project_id": PROJECT_ID,
         "reference": f"refs/heads/{BRANCH}",
