@@ -3,6 +3,8 @@ recorded on first use and refused when changed, and the HTTPS credential helper.
 
 from __future__ import annotations
 
+import shlex
+import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,6 +110,22 @@ def test_host_keys_given_up_front_refuse_a_server_offering_another(
     credentials.write_known_hosts(repo.known_hosts, expected)
     with pytest.raises(Unavailable, match="has changed"):
         repo.fetch()
+
+
+def test_a_fetchs_key_is_a_0600_file_named_in_git_ssh_command_and_removed_after(
+    tmp_path: Path,
+) -> None:
+    access = RepoAccess(private_key="-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n")
+    with credentials.fetch_env(access, tmp_path / "known_hosts") as env:
+        command = shlex.split(env["GIT_SSH_COMMAND"])
+        key_file = Path(command[command.index("-i") + 1])
+        assert key_file.read_text() == access.private_key
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
+        assert "PRIVATE" not in env["GIT_SSH_COMMAND"]
+        assert f'UserKnownHostsFile="{tmp_path / "known_hosts"}"' in command
+        assert "StrictHostKeyChecking=accept-new" in command
+    assert not key_file.parent.exists()
 
 
 def test_the_https_credential_reaches_git_through_its_helper_and_never_a_message(
