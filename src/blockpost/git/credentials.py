@@ -219,8 +219,8 @@ def fetch_env(access: RepoAccess, known_hosts: Path) -> Iterator[dict[str, str]]
 
 
 def refusal(stderr: str, access: RepoAccess, known_hosts: Path) -> str | None:
-    """What a failed fetch's ssh refusal means for the project (a changed host key, a key
-    the server does not accept); None when git's own reason says it."""
+    """What a failed fetch's refusal means for the project (a changed host key, a key or
+    token the server does not accept, or none given); None when git's own reason says it."""
     if changed := _CHANGED.search(stderr):
         return _changed_host_key(changed.group(1), stderr, known_hosts)
     if "Permission denied (publickey" in stderr:
@@ -233,6 +233,13 @@ def refusal(stderr: str, access: RepoAccess, known_hosts: Path) -> str | None:
             "the SSH server wants a key (Permission denied): give the project a deploy "
             "key (POST its deploy_key) and add its public key to the repository's deploy keys"
         )
+    if "askpass" in stderr or "could not read Username" in stderr:
+        return (
+            "the repository wants a username and token: give the project an HTTPS "
+            "credential (PUT its https_credential)"
+        )
+    if "Authentication failed" in stderr and access.https_token:
+        return "the server refused the project's HTTPS credential (Authentication failed)"
     return None
 
 
