@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -37,19 +39,26 @@ def test_no_package_prints_the_usage_and_fails() -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="runs the command as nobody, which needs root")
-def test_a_job_without_root_or_sudo_is_told_why_before_apt_runs(tmp_path: Path) -> None:
+def test_a_job_without_root_or_sudo_is_told_why_before_apt_runs() -> None:
     nobody = pwd.getpwnam("nobody")
-    tmp_path.chmod(0o755)
-    done = subprocess.run(
-        [str(TOOLBOX / "bin/install-package"), "mtr"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "USER": "nobody"},
-        user=nobody.pw_uid,
-        group=nobody.pw_gid,
-        extra_groups=[],
-    )
+    # A copy nobody can reach, as the agent gives each job (a checkout may sit below a
+    # directory only root can enter, like CI's clone in a mktemp directory).
+    home = Path(tempfile.mkdtemp(prefix="blockpost-nobody-"))
+    try:
+        home.chmod(0o755)
+        shutil.copytree(TOOLBOX, home / "toolbox", ignore=shutil.ignore_patterns("__pycache__"))
+        done = subprocess.run(
+            [str(home / "toolbox/bin/install-package"), "mtr"],
+            capture_output=True,
+            text=True,
+            cwd=home,
+            env={"PATH": os.environ["PATH"], "HOME": str(home), "USER": "nobody"},
+            user=nobody.pw_uid,
+            group=nobody.pw_gid,
+            extra_groups=[],
+        )
+    finally:
+        shutil.rmtree(home)
     assert done.returncode == 1
     assert "installing packages needs root or passwordless sudo; this job runs as nobody" in (
         done.stderr
