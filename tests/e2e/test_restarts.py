@@ -19,11 +19,15 @@ from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
 API = "/api/v1alpha"
+# The issue's long form restarts within the default 60 s lease after 1, 10 and 59 s
+# (BLOCKPOST_TEST_RESTART_LEASE=60); CI runs the same pauses against a 12 s lease.
+LEASE_SECONDS = int(os.environ.get("BLOCKPOST_TEST_RESTART_LEASE", "12"))
+PAUSES = (1, LEASE_SECONDS // 6 or 1, LEASE_SECONDS - 1)
 
 
 @pytest.fixture
 def server(db: Database, database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
-    env = {"BLOCKPOST_AGENTS": "1"}
+    env = {"BLOCKPOST_AGENTS": "1", "BLOCKPOST_AGENT_LEASE_SECONDS": str(LEASE_SECONDS)}
     process = ServerProcess(database_url, tmp_path / "data", extra_env=env).start()
     try:
         yield process
@@ -76,9 +80,10 @@ def runs_a_job(server: ServerProcess) -> None:
 def test_serve_stopped_and_started_again_within_the_lease_runs_the_next_job(
     server: ServerProcess,
 ) -> None:
-    """1, 10 and 59 s: all inside the default 60 s lease of the agent registered before."""
+    """Paused for a second, a sixth of the lease and all but a second of it: each time
+    inside the lease of the agent registered before."""
     runs_a_job(server)
-    for pause in (1, 10, 59):
+    for pause in PAUSES:
         server.stop()
         assert server.process is not None
         assert server.process.returncode == 0, server.output()
