@@ -6,7 +6,6 @@ It also removes the artifacts of workflows, jobs and projects that no longer exi
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Iterable
@@ -125,21 +124,15 @@ class Retention(LoopService):
         self.interval = interval
         self.leader = LeaderLock(db, LEADER_KEY)
 
-    async def _loop(self) -> None:
-        try:
-            while True:
-                try:
-                    if await self.leader.held():
-                        removed = await self.run_once()
-                        if removed:
-                            log.info("artifact retention removed %d artifacts", removed)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("artifact retention pass failed; trying again next interval")
-                await asyncio.sleep(self.interval)
-        finally:
-            await self.leader.release()
+    async def stop(self) -> None:
+        await super().stop()
+        await self.leader.release()
+
+    async def one_pass(self) -> None:
+        if await self.leader.held():
+            removed = await self.run_once()
+            if removed:
+                log.info("artifact retention removed %d artifacts", removed)
 
     async def run_once(self, now: datetime | None = None) -> int:
         """One pass over every level; the number of artifacts removed."""

@@ -4,7 +4,6 @@ them, and entries whose archive is gone from the store are dropped."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -38,17 +37,10 @@ class CacheCleanup(LoopService):
         # an archive younger than a signed upload URL's life may be an upload in progress
         self.grace = timedelta(seconds=upload_seconds + 60)
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                removed = await self.run_once()
-                if removed:
-                    log.info("cache cleanup removed %d archives or entries", removed)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("cache cleanup failed; trying again next interval")
-            await asyncio.sleep(self.interval)
+    async def one_pass(self) -> None:
+        removed = await self.run_once()
+        if removed:
+            log.info("cache cleanup removed %d archives or entries", removed)
 
     async def run_once(self, now: datetime | None = None) -> int:
         """One pass; how many archives and entries it removed."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 
 from sqlalchemy import select
@@ -15,8 +13,6 @@ from blockpost.db.engine import Database
 from blockpost.db.models import Agent, Job
 from blockpost.dispatch import queue, registry, sync
 from blockpost.dispatch.wakeup import Wakeups
-
-log = logging.getLogger(__name__)
 
 
 class Reaper(LoopService):
@@ -32,15 +28,8 @@ class Reaper(LoopService):
         # lost agent once the server has been listening for a whole lease.
         self.judge_agents_after = time.monotonic() + lease_seconds
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("reaper pass failed; trying again next interval")
-            await asyncio.sleep(self.interval)
+    async def one_pass(self) -> None:
+        await self.run_once()
 
     async def run_once(self) -> None:
         async with self.db.session() as session:

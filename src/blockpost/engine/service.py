@@ -11,7 +11,6 @@ from blockpost.background import LoopService
 from blockpost.db.leader import LeaderLock
 from blockpost.db.models import Job, Pipeline
 from blockpost.dispatch import queue
-from blockpost.dispatch.wakeup import wait_any
 from blockpost.engine.context import EngineContext
 from blockpost.engine.initialize import initialize
 from blockpost.engine.transitions import advance, finish_pipeline
@@ -26,24 +25,19 @@ class Engine(LoopService):
     def __init__(self, ctx: EngineContext, tick: float) -> None:
         super().__init__()
         self.ctx = ctx
-        self.tick = tick
+        self.interval = tick
         self.leader = LeaderLock(ctx.db, LEADER_KEY)
 
     async def stop(self) -> None:
         await super().stop()
         await self.leader.release()
 
-    async def _loop(self) -> None:
-        while True:
-            ticket = self.ctx.wakeups.engine.ticket()
-            try:
-                if await self.run_once():
-                    continue  # one change may unblock another pipeline: look again now
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("engine pass failed; trying again")
-            await wait_any([ticket], self.tick)
+    def wake_ups(self) -> list[asyncio.Event]:
+        return [self.ctx.wakeups.engine.ticket()]
+
+    async def one_pass(self) -> float | None:
+        # One change may unblock another pipeline: after a pass that moved one, look again.
+        return 0 if await self.run_once() else None
 
     async def run_once(self) -> bool:
         """Advances every unfinished pipeline, oldest first; True when anything changed."""

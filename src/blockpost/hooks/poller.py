@@ -58,6 +58,7 @@ def _events(repo: Repository, before: dict[str, str], now: dict[str, str]) -> li
 
 class Poller(LoopService):
     name = "poller"
+    interval = TICK_SECONDS
 
     def __init__(self, ctx: EngineContext, default_interval: int, started: Signal) -> None:
         super().__init__()
@@ -65,15 +66,8 @@ class Poller(LoopService):
         self.default_interval = default_interval
         self.started = started  # fired when deliveries were recorded: the starter looks
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("poll pass failed; trying again")
-            await asyncio.sleep(TICK_SECONDS)
+    async def one_pass(self) -> None:
+        await self.run_once()
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Polls every project that is due; returns how many deliveries it recorded."""

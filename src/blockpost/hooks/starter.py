@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from blockpost import events_log
 from blockpost.background import LoopService
 from blockpost.db.models import HookDelivery, Project, User
-from blockpost.dispatch.wakeup import Signal, wait_any
+from blockpost.dispatch.wakeup import Signal
 from blockpost.engine import runs
 from blockpost.engine.context import EngineContext
 from blockpost.errors import BlockpostError
@@ -40,22 +40,18 @@ def _resolve(repo: Repository, ref: GitRef, sha: str | None, head: str) -> tuple
 
 class Starter(LoopService):
     name = "hook-starter"
+    interval = IDLE_SECONDS
 
     def __init__(self, ctx: EngineContext, signal: Signal) -> None:
         super().__init__()
         self.ctx = ctx
         self.signal = signal
 
-    async def _loop(self) -> None:
-        while True:
-            ticket = self.signal.ticket()
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("hook starter pass failed; trying again")
-            await wait_any([ticket], IDLE_SECONDS)
+    def wake_ups(self) -> list[asyncio.Event]:
+        return [self.signal.ticket()]
+
+    async def one_pass(self) -> None:
+        await self.run_once()
 
     async def run_once(self) -> int:
         """Starts every accepted delivery; returns how many it handled."""

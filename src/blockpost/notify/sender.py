@@ -75,16 +75,8 @@ class Notifier(LoopService):
         await super().stop()
         await self.leader.release()
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                if await self.run_once():
-                    continue
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("notifier pass failed; trying again")
-            await asyncio.sleep(self.options.interval)
+    async def one_pass(self) -> float | None:
+        return 0 if await self.run_once() else self.options.interval
 
     async def run_once(self) -> int:
         """Makes one attempt at every due delivery (up to a batch); returns how many."""

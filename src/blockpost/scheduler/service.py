@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 
 from blockpost.background import LoopService
 from blockpost.db.models import Schedule
-from blockpost.dispatch.wakeup import wait_any
 from blockpost.engine.context import EngineContext
 from blockpost.metrics import Metrics
 from blockpost.scheduler.definition import next_tick
@@ -30,6 +29,7 @@ MAX_SLEEP_SECONDS = 30.0  # also how soon a schedule saved on another replica is
 
 class Scheduler(LoopService):
     name = "scheduler"
+    interval = MAX_SLEEP_SECONDS
 
     def __init__(
         self,
@@ -42,19 +42,14 @@ class Scheduler(LoopService):
         self.clock = clock
         self.metrics = metrics
 
-    async def _loop(self) -> None:
-        while True:
-            ticket = self.ctx.wakeups.schedules.ticket()
-            wait = MAX_SLEEP_SECONDS
-            try:
-                following = await self.run_once()
-                if following is not None:
-                    wait = (following - self.clock()).total_seconds()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("scheduler pass failed; trying again")
-            await wait_any([ticket], min(max(wait, 0.0), MAX_SLEEP_SECONDS))
+    def wake_ups(self) -> list[asyncio.Event]:
+        return [self.ctx.wakeups.schedules.ticket()]
+
+    async def one_pass(self) -> float | None:
+        following = await self.run_once()
+        if following is None:
+            return None
+        return min(max((following - self.clock()).total_seconds(), 0.0), MAX_SLEEP_SECONDS)
 
     async def run_once(self, now: datetime | None = None) -> datetime | None:
         """Fires every schedule due at `now`; returns when the next one is due."""
