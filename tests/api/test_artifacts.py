@@ -17,13 +17,17 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from blockpost.artifacts.factory import open_store
 from blockpost.artifacts.retention import Retention
+from blockpost.artifacts.store import ArtifactStore
 from blockpost.config import Settings
 from blockpost.db.models import Job
 from blockpost.timefmt import utcnow
 from tests.api.engine_rig import API, EngineRig, Taken, block, make_rig, pipeline_yaml
-from tests.unit.test_artifact_store import s3_endpoint, s3_settings  # noqa: F401 (fixtures)
+from tests.unit.test_artifact_store import (  # noqa: F401 (fixtures)
+    s3_endpoint,
+    s3_settings,
+    s3_store,
+)
 
 HUB = "/api/v1/artifacts"
 PUSH, PUSHFORCE, PULL, YANK = 0, 1, 2, 3
@@ -438,18 +442,9 @@ async def test_with_an_s3_store_the_hub_signs_urls_of_the_object_store(
     admin: httpx.AsyncClient,
     tmp_path: Path,
     s3_settings: dict[str, str],  # noqa: F811 (the fixture imported above)
+    s3_store: ArtifactStore,  # noqa: F811
 ) -> None:
-    app.state.artifact_store = open_store(
-        Settings(
-            secret_key="k",
-            data_dir=tmp_path,
-            artifact_store=s3_settings["location"],
-            artifact_s3_endpoint_url=s3_settings["endpoint_url"],
-            artifact_s3_region=s3_settings["region"],
-            artifact_s3_access_key_id=s3_settings["access_key_id"],
-            artifact_s3_secret_access_key=s3_settings["secret_access_key"],
-        )
-    )
+    app.state.artifact_store = s3_store
     rig = await make_rig(app, admin, tmp_path, pipeline_yaml(block("Build", "make")))
     try:
         job = await running_job(app, rig)

@@ -12,8 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from blockpost.artifacts.factory import open_store
 from blockpost.artifacts.retention import age_text, expired, parse_age
-from blockpost.artifacts.store import LocalStore, route_prefix
+from blockpost.artifacts.store import ArtifactStore, LocalStore, route_prefix
+from blockpost.config import Settings
 from blockpost.errors import Conflict, InvalidInput
 
 KEY = "artifacts/projects/p1/dist/app.bin"
@@ -124,6 +126,22 @@ def s3_settings(s3_endpoint: str) -> dict[str, str]:
         aws_secret_access_key="testing",
     ).create_bucket(Bucket=bucket)
     return {"location": f"s3://{bucket}/ci", **options}
+
+
+@pytest.fixture
+def s3_store(s3_settings: dict[str, str], tmp_path: Path) -> ArtifactStore:
+    """The store a server configured for that bucket opens."""
+    return open_store(
+        Settings(
+            secret_key="k",
+            data_dir=tmp_path,
+            artifact_store=s3_settings["location"],
+            artifact_s3_endpoint_url=s3_settings["endpoint_url"],
+            artifact_s3_region=s3_settings["region"],
+            artifact_s3_access_key_id=s3_settings["access_key_id"],
+            artifact_s3_secret_access_key=s3_settings["secret_access_key"],
+        )
+    )
 
 
 async def test_the_s3_store_hands_out_presigned_urls_that_move_the_bytes(
