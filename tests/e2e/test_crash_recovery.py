@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from blockpost.db.engine import Database
+from blockpost.db.engine import Database, asyncpg_dsn
 from tests.e2e.test_pipelines_e2e import Rig, _rig
-from tests.support.databases import admin_statement, fresh_database
+from tests.support.databases import fresh_database
 from tests.support.gitrepo import GitRepo
 from tests.support.server import ServerProcess
 
@@ -189,6 +190,24 @@ def test_an_agent_cut_off_and_back_finishes_its_job_with_a_complete_log(crash: C
     assert crash.runs.read_text().split() == ["long", "after"]
 
 
+async def _cut_every_connection(admin_url: str, database: str) -> None:
+    """Ends every session on `database` and waits until they are gone, not just signalled."""
+    conn = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        others = "datname = $1 AND pid <> pg_backend_pid()"
+        await conn.execute(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {others}", database
+        )
+        deadline = time.monotonic() + 10
+        while await conn.fetchval(
+            f"SELECT count(*) FROM pg_stat_activity WHERE {others}", database
+        ):
+            assert time.monotonic() < deadline, "sessions outlived pg_terminate_backend"
+            await asyncio.sleep(0.02)
+    finally:
+        await conn.close()
+
+
 def test_a_lost_database_connection_answers_503_once_then_recovers(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -200,16 +219,20 @@ def test_a_lost_database_connection_answers_503_once_then_recovers(
             with server.admin_client() as api:
                 assert api.get(f"{API}/projects").status_code == 200
                 name = make_url(url).database
-                asyncio.run(
-                    admin_statement(
-                        database_url,
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        f"WHERE datname = '{name}' AND pid <> pg_backend_pid()",
-                    )
-                )
-                lost = api.get(f"{API}/projects")
-                assert lost.status_code == 503, lost.text
-                assert lost.json() == {"message": "the database connection was lost; retry"}
-                assert api.get(f"{API}/projects").status_code == 200
+                assert name
+                # A loop service that touches the database between the cut and the request
+                # meets the dead connection first and renews the pool for everyone; so the
+                # request may see 200. A few cuts give the request its turn.
+                answers = []
+                for _ in range(5):
+                    asyncio.run(_cut_every_connection(database_url, name))
+                    lost = api.get(f"{API}/projects")
+                    answers.append(lost.status_code)
+                    assert lost.status_code in (200, 503), lost.text
+                    if lost.status_code == 503:
+                        assert lost.json() == {"message": "the database connection was lost; retry"}
+                        assert api.get(f"{API}/projects").status_code == 200
+                        break
+                assert 503 in answers, answers
         finally:
             server.stop()
