@@ -59,6 +59,7 @@ from blockpost.metrics import Metrics
 from blockpost.notify.sender import Notifier, SenderOptions
 from blockpost.scheduler.service import Scheduler
 from blockpost.services.login_limit import LoginLimiter
+from blockpost.web import routes as web_routes
 
 DESCRIPTION = """\
 A self-hosted CI/CD server that speaks the Semaphore 2.0 public API.
@@ -196,6 +197,7 @@ def create_app(settings: Settings) -> FastAPI:
         hooks,
     ):
         app.include_router(module.router)
+    web_routes.install(app)
     meta.mount_swagger_assets(app)
     install_openapi(app)
     return app

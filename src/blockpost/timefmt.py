@@ -92,3 +92,23 @@ def from_epoch_micros(micros: int) -> datetime:
 
 def from_epoch(seconds: int | float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def human(value: datetime | None) -> str:
+    """`"2026-12-01 22:35:07 UTC"` for people (the web UI); "" for no time."""
+    return "" if value is None else _utc(value).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def duration(start: datetime | None, end: datetime | None) -> str:
+    """`"1h 02m"`, `"3m 05s"`, `"4.2s"` from start to end (to now while running)."""
+    if start is None:
+        return ""
+    seconds = ((_utc(end) if end else utcnow()) - _utc(start)).total_seconds()
+    if seconds < 10:
+        return f"{max(seconds, 0):.1f}s"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
@@ -27,6 +27,8 @@ from blockpost.errors import (
 )
 from blockpost.pipeline_yaml import PipelineInvalid
 from blockpost.services.login_limit import TooManyAttempts
+from blockpost.web.paths import is_page
+from blockpost.web.render import error_page
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,13 @@ def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"message": message, **extra}, status_code=status, headers=headers)
 
 
+def _answer(request: Request, status: int, message: str, **extra: Any) -> Response:
+    """JSON for the API, an HTML page with the same message for the web UI's pages."""
+    if is_page(request.url.path):
+        return error_page(request, status, message)
+    return error_response(status, message, **extra)
+
+
 def _field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc[1:]] if loc and loc[0] in {"body", "query", "path"} else []
     if not parts:
@@ -78,22 +87,22 @@ def validation_message(errors: list[dict[str, Any]]) -> str:
     return "; ".join(dict.fromkeys(described))
 
 
-async def _too_many(_: Request, exc: Exception) -> JSONResponse:
+async def _too_many(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TooManyAttempts)
-    response = error_response(429, exc.message)
+    response = _answer(request, 429, exc.message)
     response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 
-async def _domain(_: Request, exc: Exception) -> JSONResponse:
+async def _domain(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BlockpostError)
     status = next((code for cls, code in STATUS_OF.items() if isinstance(exc, cls)), 400)
-    return error_response(status, exc.message, **exc.details())
+    return _answer(request, status, exc.message, **exc.details())
 
 
-async def _validation(_: Request, exc: Exception) -> JSONResponse:
+async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    return error_response(400, validation_message(list(exc.errors())))
+    return _answer(request, 400, validation_message(list(exc.errors())))
 
 
 def _unreadable_body(cause: BaseException | None) -> str:
@@ -123,7 +132,7 @@ def _methods_of(request: Request) -> list[str]:
     return sorted(methods - {"HEAD"})
 
 
-async def _http(request: Request, exc: Exception) -> JSONResponse:
+async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
     if exc.status_code == 404 and message == "Not Found":
@@ -134,28 +143,30 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
         message = f"{request.method} is not allowed on {request.url.path} (allowed: {allowed})"
     elif exc.status_code == 400 and message == "There was an error parsing the body":
         message = _unreadable_body(exc.__cause__)
+    if is_page(request.url.path):
+        return error_page(request, exc.status_code, message)
     return JSONResponse(
         {"message": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
     )
 
 
-async def _integrity(_: Request, exc: Exception) -> JSONResponse:
+async def _integrity(request: Request, exc: Exception) -> Response:
     # Services check for clashes first; this catches the race where two requests pass together.
     log.info("integrity error mapped to 409: %s", exc)
-    return error_response(409, "conflicts with a resource created at the same time; retry")
+    return _answer(request, 409, "conflicts with a resource created at the same time; retry")
 
 
-async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+async def _database_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DBAPIError)
     if exc.connection_invalidated:
         log.warning("database connection lost: %s", exc.orig)
-        return error_response(503, "the database connection was lost; retry")
+        return _answer(request, 503, "the database connection was lost; retry")
     return await _unexpected(request, exc)
 
 
-async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
-    return error_response(500, "internal error; the server log has the details")
+    return _answer(request, 500, "internal error; the server log has the details")
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -7,12 +7,14 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.datastructures import Headers
+from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blockpost import storable
+from blockpost.api.cookies import SESSION_COOKIE
 from blockpost.api.errors import error_response
 from blockpost.db.engine import Database
 from blockpost.dispatch import registry
@@ -20,8 +22,8 @@ from blockpost.errors import InvalidInput, NotAuthenticated, NotFound
 from blockpost.security import token_hash
 from blockpost.services import auth
 from blockpost.services.principal import Principal
+from blockpost.web.paths import LOGIN_PAGE, PAGES, PAGES_PUBLIC, is_page
 
-SESSION_COOKIE = "blockpost_session"
 PUBLIC_PATHS = frozenset(
     {"/api/auth/login", "/healthz", "/readyz", "/metrics", "/openapi.json", "/swagger"}
 )
@@ -65,7 +67,15 @@ def is_public(path: str) -> bool:
         or path in JOB_TOKEN_PATHS
         or path.startswith(HOOKS)
         or path.startswith((CACHE_API + "/", CACHE_URLS))
+        or path.startswith(PAGES_PUBLIC)
     )
+
+
+def to_login(scope: Scope) -> RedirectResponse:
+    """303 to the login page, which brings the browser back here afterwards."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    back = scope.get("path", "/") + (f"?{query}" if query else "")
+    return RedirectResponse(f"{LOGIN_PAGE}?{urlencode({'next': back})}", status_code=303)
 
 
 def is_protocol(path: str) -> bool:
@@ -151,7 +161,8 @@ class AuthMiddleware:
             else:
                 state["principal"] = await self._user(Headers(scope=scope))
         except NotAuthenticated as exc:
-            await error_response(401, exc.message)(scope, receive, send)
+            response = to_login(scope) if is_page(path) else error_response(401, exc.message)
+            await response(scope, receive, send)
             return
         except NotFound as exc:
             await error_response(404, exc.message)(scope, receive, send)
@@ -325,7 +336,7 @@ class BodyMiddleware:
                 return
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "application/x-www-form-urlencoded" and not scope["path"].startswith(
-            HOOKS
+            (HOOKS, PAGES)
         ):
             try:
                 body = bytearray(form_to_json(bytes(body)))

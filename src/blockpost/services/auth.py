@@ -13,6 +13,7 @@ from blockpost.db.models import ApiToken, User, WebSession
 from blockpost.errors import NotAuthenticated, NotFound
 from blockpost.security import new_token, token_hash, verify_password
 from blockpost.services import audit
+from blockpost.services.login_limit import LoginLimiter
 from blockpost.services.principal import Principal
 from blockpost.services.users import find_user, find_user_any_case
 from blockpost.timefmt import utcnow
@@ -37,6 +38,29 @@ async def login(session: AsyncSession, login_name: str, password: str) -> User:
     if not verify_password(user.password_hash if user else None, password) or user is None:
         raise NotAuthenticated("wrong login or password")
     return user
+
+
+async def password_login(
+    session: AsyncSession,
+    limiter: LoginLimiter,
+    login_name: str,
+    password: str,
+    address: str,
+    ttl_seconds: int,
+) -> str:
+    """Checks the password within the attempt limit and starts a browser session; returns
+    the session's secret. Raises TooManyAttempts or NotAuthenticated."""
+    keys = (await attempt_key(session, login_name), f"ip:{address}")
+    limiter.check(*keys)
+    try:
+        user = await login(session, login_name, password)
+    except NotAuthenticated:
+        limiter.failed(*keys)
+        events_log.emit("login.failed", login=login_name, address=address)
+        raise
+    limiter.succeeded(user_key(user))
+    events_log.emit("login.succeeded", user=user.username, address=address)
+    return await start_web_session(session, user, ttl_seconds)
 
 
 async def start_web_session(session: AsyncSession, user: User, ttl_seconds: int) -> str:

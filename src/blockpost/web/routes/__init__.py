@@ -1,0 +1,20 @@
+"""The web UI's routers, one module a page group, all under /ui, and its static files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from blockpost.web.render import STATIC_URL
+from blockpost.web.routes import projects, session
+
+STATIC = Path(__file__).parent.parent / "static"
+MODULES = (session, projects)
+
+
+def install(app: FastAPI) -> None:
+    for module in MODULES:
+        app.include_router(module.router)
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC), name="ui-static")

@@ -1,0 +1,51 @@
+// Live parts of a page and small conveniences; every page loads this module (no inline script).
+//
+// data-live="URL" on an element: the element is replaced by the HTML fragment at URL every
+// data-live-every milliseconds (default 2000) while the tab is visible. A fragment that no
+// longer carries data-live (a finished pipeline) ends the refreshing.
+
+const DEFAULT_EVERY = 2000;
+
+function schedule(element) {
+  const every = Number(element.dataset.liveEvery || DEFAULT_EVERY);
+  setTimeout(() => refresh(element), every);
+}
+
+async function refresh(element) {
+  if (!element.isConnected) return;
+  if (document.hidden) {
+    document.addEventListener("visibilitychange", () => refresh(element), { once: true });
+    return;
+  }
+  let replacement = null;
+  try {
+    const response = await fetch(element.dataset.live, {
+      credentials: "same-origin",
+      headers: { Accept: "text/html" },
+    });
+    if (response.ok) {
+      const holder = document.createElement("template");
+      holder.innerHTML = (await response.text()).trim();
+      replacement = holder.content.firstElementChild;
+    }
+  } catch (error) {
+    // A dropped connection (server restart) is retried on the next round.
+  }
+  if (replacement) {
+    element.replaceWith(replacement);
+    document.dispatchEvent(new CustomEvent("blockpost:updated", { detail: replacement }));
+    if (replacement.dataset.live) schedule(replacement);
+  } else {
+    schedule(element);
+  }
+}
+
+function confirmSubmits() {
+  document.addEventListener("submit", (event) => {
+    const question = event.target.dataset.confirm;
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
+}
+
+document.querySelectorAll("[data-live]").forEach(schedule);
+confirmSubmits();
