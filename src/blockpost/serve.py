@@ -147,7 +147,7 @@ def banner(
     return "\n".join(
         [
             "blockpost is starting",
-            f"  URL:       {url}   (API {url}/api/v1alpha, docs {url}/swagger)",
+            f"  URL:       {url}   (web UI {url}/, API {url}/api/v1alpha, docs {url}/swagger)",
             f"  login:     {login}",
             f"  data dir:  {settings.data_dir.resolve()}",
             f"  database:  {_redacted(settings.effective_database_url)}",
