@@ -7,20 +7,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import time
 from pathlib import Path
 
-from common import Row, report, running_server
+from common import Row, cpu_seconds, report, running_server
 from fake_agents import FakeAgent, register_all, stop_fleet
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
 def rss_mb(pid: int) -> float:

@@ -4,6 +4,7 @@ speak the real protocol (without running a shell), and the results table."""
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from tests.support.gitrepo import GitRepo  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 Row = tuple[str, str, float, str]  # measure, goal, result, unit
@@ -100,6 +102,12 @@ def echo_pipeline(db: str) -> Iterator[tuple[Bench, dict[str, str]]]:
                 json={"metadata": {"name": "echo"}, "spec": {"repository": {"url": repo.url}}},
             ).json()["metadata"]["id"]
             yield bench, {"project_id": project, "reference": "refs/heads/master"}
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def percentile(values: list[float], fraction: float) -> float:

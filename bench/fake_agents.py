@@ -6,7 +6,10 @@ As a program it runs a fleet (and optionally job submitters) for a while in its 
 process and prints what it did as JSON:
 
     python bench/fake_agents.py --url http://127.0.0.1:8000 --registration-token T \
-        --agents 50 --seconds 10 [--submit-token API_TOKEN --project-id P]
+        --agents 50 --seconds 10 [--submit-token API_TOKEN --project-id P] [--server-pid PID]
+
+With --server-pid (repeatable) it also reports the CPU time those processes used while it
+measured, per job done.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from common import cpu_seconds
 
 AGENT_API = "/api/v1/self_hosted_agents"
 AGENT_TYPE = "s1-bench"
@@ -221,10 +226,13 @@ async def run_fleet(args: argparse.Namespace) -> dict[str, Any]:
                 )
             )
         )
+    pids: list[int] = args.server_pid
     await asyncio.sleep(args.warmup)
     done_before, started = stats.done, time.monotonic()
+    cpu_before = [cpu_seconds(pid) for pid in pids]
     await asyncio.sleep(args.seconds)
     done, elapsed = stats.done - done_before, time.monotonic() - started
+    cpu = [cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True)]
     failed = [task for task in tasks if task.done() and task.exception()]
     await stop_fleet(tasks, agents)
     if failed:
@@ -234,6 +242,9 @@ async def run_fleet(args: argparse.Namespace) -> dict[str, Any]:
         "jobs_done": done,
         "seconds": elapsed,
         "jobs_per_second": done / elapsed,
+        # per server process: CPU ms per job done (by all), and share of a core
+        "server_cpu_ms_per_job": [1000 * used / max(1, done) for used in cpu],
+        "server_cpu_percent": [100 * used / elapsed for used in cpu],
     }
 
 
@@ -247,6 +258,9 @@ def main() -> None:
     parser.add_argument("--submit-token", default="", help="an API token: also post jobs")
     parser.add_argument("--project-id", default="")
     parser.add_argument("--submitters", type=int, default=8)
+    parser.add_argument(
+        "--server-pid", type=int, action="append", default=[], help="measure its CPU (repeatable)"
+    )
     print(json.dumps(asyncio.run(run_fleet(parser.parse_args()))))
 
 

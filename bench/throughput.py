@@ -1,7 +1,8 @@
 """Benchmark: end-to-end jobs per second — jobs POSTed through the API, picked up by load
-agents, their payloads fetched and their results reported — at several fleet sizes, and on
-PostgreSQL with two server replicas on one database.
-Goals (issue 9): >= 300 jobs/s with 50 agents on PostgreSQL; two replicas >= 1.6x one.
+agents, their payloads fetched and their results reported — at several fleet sizes, with
+the server's CPU time per job, and on PostgreSQL with two server replicas on one database.
+Goals (issue 21): >= 300 jobs/s with 50 agents, i.e. <= 3 ms of server CPU per job; two
+replicas >= 1.6x one (on 2 cores: CPU per job stays flat).
 
 The load (agents and submitters) runs in a process of its own (bench/fake_agents.py).
 """
@@ -12,19 +13,29 @@ import argparse
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from common import Row, report, running_server, second_replica
+from common import Bench, Row, report, running_server, second_replica
+from tests.support.server import ServerProcess
 
 HERE = Path(__file__).resolve().parent
 REPLICA_AGENTS = 50
 
 
-def fleet(urls: list[str], bench, agents: int, seconds: float) -> float:
+@dataclass(frozen=True)
+class Rate:
+    jobs_per_second: float
+    cpu_ms_per_job: float  # all server processes together
+    cpu_percent: list[float]  # each server process's share of a core
+
+
+def fleet(servers: list[ServerProcess], bench: Bench, agents: int, seconds: float) -> Rate:
     """Jobs per second that `agents` load agents complete, with the queue kept full."""
     command = [sys.executable, str(HERE / "fake_agents.py")]
-    for url in urls:
-        command += ["--url", url]
+    for server in servers:
+        assert server.process is not None
+        command += ["--url", server.url, "--server-pid", str(server.process.pid)]
     command += [
         "--registration-token",
         bench.registration_token,
@@ -40,34 +51,71 @@ def fleet(urls: list[str], bench, agents: int, seconds: float) -> float:
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
     if done.returncode != 0:
         raise RuntimeError(f"fake_agents failed:\n{done.stderr}")
-    return float(json.loads(done.stdout.splitlines()[-1])["jobs_per_second"])
+    result = json.loads(done.stdout.splitlines()[-1])
+    return Rate(
+        float(result["jobs_per_second"]),
+        sum(result["server_cpu_ms_per_job"]),
+        list(result["server_cpu_percent"]),
+    )
 
 
 def run(args: argparse.Namespace) -> list[Row]:
     sizes = args.agents or ([1, 10] if args.quick else [1, 10, 50, 200])
     seconds = args.seconds or (2.0 if args.quick else 10.0)
-    rates: dict[int, float] = {}
-    replicas: float | None = None
+    rates: dict[int, Rate] = {}
+    replicas: Rate | None = None
     with running_server(args.db) as bench:
         for size in sizes:
-            rates[size] = fleet([bench.server.url], bench, size, seconds)
-            print(f"  {size} agents: {rates[size]:.0f} jobs/s", flush=True)
-        if args.db != "sqlite":
-            single = rates.get(REPLICA_AGENTS) or fleet(
-                [bench.server.url], bench, REPLICA_AGENTS, seconds
+            rates[size] = fleet([bench.server], bench, size, seconds)
+            rate = rates[size]
+            print(
+                f"  {size} agents: {rate.jobs_per_second:.0f} jobs/s, "
+                f"{rate.cpu_ms_per_job:.2f} ms server CPU per job",
+                flush=True,
             )
+        if args.db != "sqlite":
+            if REPLICA_AGENTS not in rates:
+                rates[REPLICA_AGENTS] = fleet([bench.server], bench, REPLICA_AGENTS, seconds)
             with second_replica(bench) as other:
-                replicas = fleet([bench.server.url, other.url], bench, REPLICA_AGENTS, seconds)
-            rates.setdefault(REPLICA_AGENTS, single)
+                replicas = fleet([bench.server, other], bench, REPLICA_AGENTS, seconds)
     rows: list[Row] = []
     for size in sizes:
         goal = ">= 300" if size == REPLICA_AGENTS else ""
-        rows.append((f"jobs/s, {size} load agents", goal, rates[size], "jobs/s"))
+        rows.append((f"jobs/s, {size} load agents", goal, rates[size].jobs_per_second, "jobs/s"))
+        cpu_goal = "<= 3" if size == REPLICA_AGENTS else ""
+        rows.append(
+            (f"server CPU per job, {size} agents", cpu_goal, rates[size].cpu_ms_per_job, "ms")
+        )
     if replicas is not None:
-        rows.append((f"jobs/s, {REPLICA_AGENTS} agents, 2 replicas", "", replicas, "jobs/s"))
-        rows.append(("2 replicas / 1 replica", ">= 1.6", replicas / rates[REPLICA_AGENTS], "x"))
+        single = rates[REPLICA_AGENTS]
+        rows += [
+            (
+                f"jobs/s, {REPLICA_AGENTS} agents, 2 replicas",
+                "",
+                replicas.jobs_per_second,
+                "jobs/s",
+            ),
+            (
+                "2 replicas / 1 replica",
+                ">= 1.6",
+                replicas.jobs_per_second / single.jobs_per_second,
+                "x",
+            ),
+            ("server CPU per job, 2 replicas", "flat", replicas.cpu_ms_per_job, "ms"),
+            # what two replicas would do with a core each: each core's budget over CPU per job
+            ("projected 2 replicas, a core each", "", 2000 / replicas.cpu_ms_per_job, "jobs/s"),
+        ]
     return report(
         "throughput",
         rows,
-        {"db": args.db, "seconds": seconds, "jobs_per_second": rates, "replicas": replicas},
+        {
+            "db": args.db,
+            "seconds": seconds,
+            "jobs_per_second": {size: rate.jobs_per_second for size, rate in rates.items()},
+            "server_cpu_ms_per_job": {size: rate.cpu_ms_per_job for size, rate in rates.items()},
+            "server_cpu_percent": {size: rate.cpu_percent for size, rate in rates.items()},
+            "replicas": replicas.jobs_per_second if replicas else None,
+            "replicas_cpu_ms_per_job": replicas.cpu_ms_per_job if replicas else None,
+            "replicas_cpu_percent": replicas.cpu_percent if replicas else None,
+        },
     )
