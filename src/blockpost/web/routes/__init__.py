@@ -8,10 +8,17 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from blockpost.web.render import STATIC_URL
-from blockpost.web.routes import projects, session
+from blockpost.web.routes import (
+    agents,
+    deployment_targets,
+    projects,
+    secrets,
+    session,
+    tokens,
+)
 
 STATIC = Path(__file__).parent.parent / "static"
-MODULES = (session, projects)
+MODULES = (session, projects, agents, deployment_targets, secrets, tokens)
 
 
 def install(app: FastAPI) -> None:
