@@ -11,6 +11,7 @@ from blockpost.web.render import STATIC_URL
 from blockpost.web.routes import (
     agents,
     deployment_targets,
+    pipelines,
     projects,
     secrets,
     session,
@@ -18,7 +19,7 @@ from blockpost.web.routes import (
 )
 
 STATIC = Path(__file__).parent.parent / "static"
-MODULES = (session, projects, agents, deployment_targets, secrets, tokens)
+MODULES = (session, projects, agents, deployment_targets, secrets, tokens, pipelines)
 
 
 def install(app: FastAPI) -> None:
