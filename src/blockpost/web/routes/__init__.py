@@ -12,14 +12,26 @@ from blockpost.web.routes import (
     agents,
     deployment_targets,
     pipelines,
+    project_page,
     projects,
     secrets,
     session,
     tokens,
+    workflow_page,
 )
 
 STATIC = Path(__file__).parent.parent / "static"
-MODULES = (session, projects, agents, deployment_targets, secrets, tokens, pipelines)
+MODULES = (
+    session,
+    projects,
+    agents,
+    deployment_targets,
+    secrets,
+    tokens,
+    pipelines,
+    project_page,
+    workflow_page,
+)
 
 
 def install(app: FastAPI) -> None:
