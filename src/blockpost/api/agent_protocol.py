@@ -3,7 +3,7 @@ wire-compatible with Semaphore's official agent."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -17,6 +17,7 @@ from blockpost.db.models import Agent, AgentType
 from blockpost.dispatch import agent_types, logs, payload, queue, registry, sync
 from blockpost.errors import NotFound
 from blockpost.metrics import Metrics
+from blockpost.security import new_token, token_hash
 from blockpost.timefmt import EPOCH_MAX
 
 router = APIRouter(tags=["agent protocol"])
@@ -158,24 +159,34 @@ async def agent_sync(body: SyncIn, request: Request, settings: SettingsDep) -> J
     return JSONResponse(answer.as_json())
 
 
-@router.get(f"{BASE}/jobs/{{job_id}}")
+@router.get(f"{BASE}/jobs/{{job_id}}", response_class=JSONResponse)
 async def get_job(
     job_id: str, request: Request, session: SessionDep, settings: SettingsDep
-) -> dict[str, Any]:
-    """The payload of a job assigned to the calling agent (404 for any other job)."""
-    agent = await _agent(request, session)
-    job = await queue.assigned_job(session, agent, job_id)
-    token = await payload.issue_log_token(session, job)
+) -> JSONResponse:
+    """The payload of a job assigned to the calling agent (404 for any other job), sent as
+    built (no pass through FastAPI's encoder: it is plain JSON already)."""
+    token = new_token()
+    state = request.state
+    job = await queue.take_assigned(
+        session, state.agent_id, state.agent_token_hash, job_id, token_hash(token)
+    )
+    if job is None:  # the slower look says why: agent gone, another's job, not running
+        job = await queue.assigned_job(session, await _agent(request, session), job_id)
+        token = await payload.issue_log_token(session, job)
     log_url = str(request.base_url).rstrip("/") + LOG_PUSH + job.id
-    return payload.job_request(
-        job,
-        log_url=log_url,
-        log_token=token,
-        log_max_bytes=settings.log_max_bytes,
-        sealer=request.app.state.sealer,
-        organization_url=str(request.base_url).rstrip("/"),
-        artifact_token=artifact_tokens.token_for(settings.secret_key, job.id),
-        repository=await payload.repository_access(session, job, request.app.state.engine.mirrors),
+    return JSONResponse(
+        payload.job_request(
+            job,
+            log_url=log_url,
+            log_token=token,
+            log_max_bytes=settings.log_max_bytes,
+            sealer=request.app.state.sealer,
+            organization_url=str(request.base_url).rstrip("/"),
+            artifact_token=artifact_tokens.token_for(settings.secret_key, job.id),
+            repository=await payload.repository_access(
+                session, job, request.app.state.engine.mirrors
+            ),
+        )
     )
 
 

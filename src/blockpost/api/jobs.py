@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
 from blockpost.api.deps import CallerDep, SessionDep, SettingsDep
@@ -177,10 +177,10 @@ async def list_jobs_route(
     return {"jobs": [job_json(job, await queue.waiting_reason(session, job)) for job in jobs]}
 
 
-@router.post("/api/v1alpha/jobs")
+@router.post("/api/v1alpha/jobs", response_class=JSONResponse)
 async def create_job(
     body: JobIn, request: Request, session: SessionDep, settings: SettingsDep, caller: CallerDep
-) -> dict[str, Any]:
+) -> JSONResponse:
     """A standalone job (as `sem create job`): it queues for the agent type its machine names,
     or the default machine type when it names none; hosted machine types (e1-..., f1-...) go
     to the configured hosted agent type."""
@@ -221,7 +221,8 @@ async def create_job(
             os_image=machine.os_image,
         ),
     )
-    return job_json(job, await queue.waiting_reason(session, job))
+    # Sent as built: job_json is plain JSON, FastAPI's encoder would walk it again.
+    return JSONResponse(job_json(job, await queue.waiting_reason(session, job)))
 
 
 @router.get("/api/v1alpha/jobs/{job_id}")

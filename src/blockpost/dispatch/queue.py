@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import case, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.base import new_uuid
@@ -199,20 +199,20 @@ class Claimed:
     waited: float  # seconds the job was queued
 
 
-async def claim(session: AsyncSession, agent: Agent) -> Claimed | None:
-    """Gives the oldest queued job of the agent's type that it can run to the agent (a
-    container job only to an agent that can run containers), or finds none.
+def _claim_statement(
+    agent_id: int, agent_type: str, containers: bool, name: str, ip_address: str, now: datetime
+) -> Any:
+    """Gives the oldest queued job of the type that the agent can run (a container job only
+    to an agent that can run containers) to the agent, returning its id and queued_at.
 
     One statement: on PostgreSQL the candidate row is locked with SKIP LOCKED so concurrent
     claims take different jobs; on SQLite the single writer serialises them. The outer
-    `state = 'queued'` re-check keeps it correct either way.
+    `state = 'queued'` re-check keeps it correct either way. Core, not ORM: the ORM's UPDATE
+    machinery (session synchronisation, autoflush) cost more than the SQL on this hot path.
     """
-    now = utcnow()
-    # Core, not ORM: the ORM's UPDATE machinery (session synchronisation, autoflush) cost
-    # more than the SQL itself on this hot path.
     jobs = Job.__table__
-    runnable = [jobs.c.agent_type == agent.agent_type.name, jobs.c.state == "queued"]
-    if not agent.can_run_containers:
+    runnable = [jobs.c.agent_type == agent_type, jobs.c.state == "queued"]
+    if not containers:
         runnable.append(~jobs.c.needs_containers)
     candidate = (
         select(jobs.c.id)
@@ -222,27 +222,59 @@ async def claim(session: AsyncSession, agent: Agent) -> Claimed | None:
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
+    return (
+        update(jobs)
+        .where(jobs.c.id == candidate, jobs.c.state == "queued")
+        .values(
+            state="running",
+            agent_id=agent_id,
+            agent_name=name,
+            agent_ip=ip_address,
+            started_at=now,
+            updated_at=now,
+        )
+        .returning(jobs.c.id, jobs.c.queued_at)
+    )
+
+
+async def claim(session: AsyncSession, agent: Agent) -> Claimed | None:
+    """A job for the loaded agent (see _claim_statement), or none."""
+    now = utcnow()
+    statement = _claim_statement(
+        agent.id,
+        agent.agent_type.name,
+        agent.can_run_containers,
+        agent.name,
+        agent.ip_address,
+        now,
+    )
     # No autoflush: the agent's pending sync record goes out with its job_id, in one UPDATE.
     with session.no_autoflush:
-        row = (
-            await session.execute(
-                update(jobs)
-                .where(jobs.c.id == candidate, jobs.c.state == "queued")
-                .values(
-                    state="running",
-                    agent_id=agent.id,
-                    agent_name=agent.name,
-                    agent_ip=agent.ip_address,
-                    started_at=now,
-                    updated_at=now,
-                )
-                .returning(jobs.c.id, jobs.c.queued_at)
-            )
-        ).first()
+        row = (await session.execute(statement)).first()
     if row is None:
         return None
     agent.job_id = row.id
     await session.flush()
+    return Claimed(row.id, (now - (row.queued_at or now)).total_seconds())
+
+
+async def claim_for(
+    session: AsyncSession,
+    agent_id: int,
+    agent_type: str,
+    *,
+    containers: bool,
+    name: str,
+    ip_address: str,
+) -> Claimed | None:
+    """`claim` for an agent that is not loaded (its idle sync recorded it): Core only."""
+    now = utcnow()
+    statement = _claim_statement(agent_id, agent_type, containers, name, ip_address, now)
+    row = (await session.execute(statement)).first()
+    if row is None:
+        return None
+    agents = Agent.__table__
+    await session.execute(update(agents).where(agents.c.id == agent_id).values(job_id=row.id))
     return Claimed(row.id, (now - (row.queued_at or now)).total_seconds())
 
 
@@ -268,6 +300,38 @@ async def finish(
     await session.flush()
     if job.pipeline_id is not None:
         await wake_engine(session, wakeups, job.pipeline_id)
+
+
+async def finish_reported(
+    session: AsyncSession, wakeups: Wakeups, agent_id: int, job_id: str, result: str, reason: str
+) -> bool:
+    """`finish` for the agent's report on its job, in one Core statement (a job of another
+    agent, or already finished, is left as it is); whether the job exists."""
+    jobs = Job.__table__
+    now = utcnow()
+    row = (
+        await session.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.agent_id == agent_id, jobs.c.state != "finished")
+            .values(
+                state="finished",
+                result=result,
+                result_reason=case(
+                    (func.coalesce(jobs.c.result_reason, "") == "", reason),
+                    else_=jobs.c.result_reason,
+                ),
+                finished_at=now,
+                updated_at=now,
+                log_token_hash=None,
+            )
+            .returning(jobs.c.pipeline_id)
+        )
+    ).first()
+    if row is None:
+        return await session.scalar(select(jobs.c.id).where(jobs.c.id == job_id)) is not None
+    if row.pipeline_id is not None:
+        await wake_engine(session, wakeups, row.pipeline_id)
+    return True
 
 
 async def requeue(session: AsyncSession, wakeups: Wakeups, job: Job) -> None:
@@ -315,6 +379,32 @@ async def assigned_job(session: AsyncSession, agent: Agent, job_id: str) -> Job:
     if job.state != "running":
         raise Conflict(f"job {job_id!r} is {job.state}")
     return job
+
+
+async def take_assigned(
+    session: AsyncSession, agent_id: int, agent_token_hash: str, job_id: str, log_token_hash: str
+) -> Job | None:
+    """The running job the server gave this agent (registered, with this token), given a
+    new log token: one UPDATE … RETURNING where `assigned_job` and the token took four
+    statements. None when that is not so; `assigned_job` then says why."""
+    agents = Agent.__table__
+    agent_ok = (
+        select(agents.c.id)
+        .where(
+            agents.c.id == agent_id,
+            agents.c.token_hash == agent_token_hash,
+            agents.c.state == "registered",
+        )
+        .exists()
+    )
+    statement = (
+        update(Job)
+        .where(Job.id == job_id, Job.agent_id == agent_id, Job.state == "running", agent_ok)
+        .values(log_token_hash=log_token_hash)
+        .returning(Job)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.scalars(statement)).first()
 
 
 async def waiting_reason(session: AsyncSession, job: Job) -> str | None:

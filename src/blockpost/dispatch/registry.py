@@ -8,8 +8,9 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost import events_log
@@ -63,6 +64,8 @@ async def agent_for_token(session: AsyncSession, token: str) -> Agent | None:
 class IdleSync:
     needs_look: bool  # the agent has more to hear than "no job yet"
     containers: bool  # it can run container jobs
+    name: str
+    ip_address: str
 
 
 async def record_idle_sync(
@@ -95,13 +98,70 @@ async def record_idle_sync(
                 agents.c.job_id,
                 agents.c.idle_timeout,
                 agents.c.can_run_containers,
+                agents.c.name,
+                agents.c.ip_address,
             )
         )
     ).first()
     if flags is None:
         raise NotFound(AGENT_GONE)
-    *news, containers = flags
-    return IdleSync(needs_look=any(news), containers=containers)
+    *news, containers, name, ip_address = flags
+    return IdleSync(needs_look=any(news), containers=containers, name=name, ip_address=ip_address)
+
+
+@dataclass(frozen=True)
+class FinishedSync:
+    disabled: bool
+    interrupted: bool
+    single_job: bool
+
+
+async def record_finished_sync(
+    session: AsyncSession,
+    agent_id: int,
+    token_hash: str,
+    now: datetime,
+    *,
+    job_id: str,
+    job_exists: bool,
+    interrupted_at: datetime | None,
+) -> FinishedSync:
+    """Records a `finished-job` sync in one statement (Core: after the idle sync, the
+    busiest). The agent lets go of its job if it is the one reported, or of any job if the
+    reported one exists (it may have lost track of what it held)."""
+    agents = Agent.__table__
+    state = "finished-job"
+    values: dict[str, Any] = {
+        "last_sync_at": now,
+        "last_sync_state": state,
+        "last_state_change_at": case(
+            (agents.c.last_sync_state != state, now), else_=agents.c.last_state_change_at
+        ),
+        "job_id": None
+        if job_exists
+        else case((agents.c.job_id == job_id, None), else_=agents.c.job_id),
+    }
+    if interrupted_at is not None:
+        values["interrupted_at"] = func.coalesce(agents.c.interrupted_at, interrupted_at)
+    row = (
+        await session.execute(
+            update(agents)
+            .where(
+                agents.c.id == agent_id,
+                agents.c.token_hash == token_hash,
+                agents.c.state == "registered",
+            )
+            .values(values)
+            .returning(agents.c.disabled_at, agents.c.interrupted_at, agents.c.single_job)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(AGENT_GONE)
+    return FinishedSync(
+        disabled=row.disabled_at is not None,
+        interrupted=row.interrupted_at is not None,
+        single_job=row.single_job,
+    )
 
 
 async def log_token_valid(session: AsyncSession, job_id: str, token: str) -> bool:

@@ -139,22 +139,33 @@ async def _running(session: AsyncSession, agent: Agent, job_id: str) -> SyncAnsw
 
 
 async def _finished(
-    session: AsyncSession, wakeups: Wakeups, agent: Agent, request: SyncRequest
+    db: Database, wakeups: Wakeups, agent_id: int, token_hash: str, request: SyncRequest
 ) -> SyncAnswer:
+    """The job ends with the agent's result (unless it ended already or is another's); one
+    transaction of two Core statements, the job's row before the agent's as in a claim."""
     result = request.job_result if request.job_result in queue.RESULTS else "failed"
-    job = await session.get(Job, request.job_id) if request.job_id else None
-    if job is not None and job.agent_id == agent.id:
-        reason = request.job_result_reason or (
-            "" if request.job_result else "the agent reported no result"
+    reason = request.job_result_reason or (
+        "" if request.job_result else "the agent reported no result"
+    )
+    interrupted_at = from_epoch(request.interrupted_at) if request.interrupted_at > 0 else None
+    async with db.session() as session:
+        exists = request.job_id != "" and await queue.finish_reported(
+            session, wakeups, agent_id, request.job_id, result, reason
         )
-        await queue.finish(session, wakeups, job, result, reason)
-    if agent.job_id == request.job_id or job is not None:
-        await queue.release_agent(session, agent)
-    if agent.disabled_at is not None:
+        agent = await registry.record_finished_sync(
+            session,
+            agent_id,
+            token_hash,
+            utcnow(),
+            job_id=request.job_id,
+            job_exists=exists,
+            interrupted_at=interrupted_at,
+        )
+    if agent.disabled:
         return SyncAnswer("shutdown", shutdown_reason="requested")
     if agent.single_job:
         return SyncAnswer("shutdown", shutdown_reason="job-finished")
-    if agent.interrupted_at is not None:
+    if agent.interrupted:
         return SyncAnswer("shutdown", shutdown_reason="interrupted")
     return SyncAnswer("wait-for-jobs")
 
@@ -181,9 +192,10 @@ async def _hold_idle(
     agent_type: str,
     deadline: datetime,
 ) -> SyncAnswer | None:
-    """An idle agent's sync when its type's queue is known empty: one UPDATE records it,
-    then it waits, without loading the agent. None when the sync needs a full look (it is
-    recorded by then): the agent has something to hear, or a job may be waiting."""
+    """An idle agent's sync without loading the agent: one UPDATE records it, a Core claim
+    follows unless the type's queue is known empty, and with no job it waits. None when
+    the sync needs a full look (it is recorded by then): the agent has something to hear,
+    or it was woken while waiting."""
     # Tickets before looking, as in `sync`.
     tickets = [wakeups.for_agent(agent_id).ticket()]
     baton = wakeups.for_type(agent_type)
@@ -192,12 +204,27 @@ async def _hold_idle(
     try:
         async with db.session() as session:
             idle = await registry.record_idle_sync(session, agent_id, token_hash, utcnow())
-        # In line only now that it is known which jobs the agent can run; nothing is missed:
-        # a job announced meanwhile changed the generation `queue_empty` checks.
-        turn = baton.join(idle.containers)
-        if idle.needs_look or not baton.queue_empty(idle.containers):
-            looks_next = True
-            return None
+            # In line only now that it is known which jobs the agent can run; nothing is
+            # missed: a job announced meanwhile changed the generation `queue_empty` checks.
+            turn = baton.join(idle.containers)
+            if idle.needs_look:
+                looks_next = True
+                return None
+            claimed = None
+            if not baton.queue_empty(idle.containers):
+                seen = baton.seen()
+                claimed = await queue.claim_for(
+                    session,
+                    agent_id,
+                    agent_type,
+                    containers=idle.containers,
+                    name=idle.name,
+                    ip_address=idle.ip_address,
+                )
+                if claimed is None:
+                    baton.found_empty(seen, idle.containers)
+        if claimed is not None:
+            return SyncAnswer("run-job", job_id=claimed.job_id, pickup_seconds=claimed.waited)
         held = await _wait(wakeups, [*tickets, turn], deadline, RECONNECT_MS)
         looks_next = held is None
         return held
@@ -228,6 +255,8 @@ async def sync(
         # The official agent cannot cut a request short when its job ends, so a running
         # agent is held only briefly: stops still arrive within RUNNING_HOLD seconds.
         hold = min(hold, RUNNING_HOLD)
+    if request.state == "finished-job":
+        return await _finished(db, wakeups, agent_id, token_hash, request)
     deadline = utcnow() + timedelta(seconds=hold)
     first = True
     if request.state == "waiting-for-jobs" and request.interrupted_at <= 0:
@@ -255,8 +284,6 @@ async def sync(
                     until = min(deadline, _idle_end(agent))
                 elif request.state == "running-job":
                     answer = await _running(session, agent, request.job_id)
-                elif request.state == "finished-job":
-                    answer = await _finished(session, wakeups, agent, request)
                 else:
                     answer = SyncAnswer("continue", next_sync_after=1000)
             if answer is not None:
