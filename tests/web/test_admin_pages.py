@@ -62,6 +62,9 @@ async def test_forms_without_their_token_change_nothing(browser: Browser, admin)
         ("/ui/tokens", {}),
         ("/ui/agent_types", {"name": "s1-forged"}),
         ("/ui/secrets/delete", {"name": "x"}),
+        ("/ui/tokens/0123456789abcdef/expire", {}),
+        ("/ui/agent_types/s1-x/delete", {}),
+        ("/ui/deployment_targets/00000000-0000-4000-8000-000000000000/cordon", {}),
     ):
         refused = await client.post(action, data=fields)
         assert refused.status_code == 403, action
