@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,6 +27,13 @@ async def admin_statement(url: str, statement: str) -> None:
         await conn.close()
 
 
+def _run(statement: Coroutine[None, None, None]) -> None:
+    """In a thread of its own: the browser tests' Playwright keeps an event loop running in
+    the test's thread, where asyncio.run refuses to start another."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, statement).result()
+
+
 @contextmanager
 def fresh_database(base_url: str | None, sqlite_dir: Path, label: str) -> Iterator[str]:
     """Yields the URL of an empty database on the back end `base_url` names (SQLite if None)."""
@@ -33,11 +41,11 @@ def fresh_database(base_url: str | None, sqlite_dir: Path, label: str) -> Iterat
         yield f"sqlite+aiosqlite:///{sqlite_dir / f'{label}.db'}"
         return
     name = f"blockpost_{label}_{uuid.uuid4().hex[:10]}"
-    asyncio.run(admin_statement(base_url, f'CREATE DATABASE "{name}"'))
+    _run(admin_statement(base_url, f'CREATE DATABASE "{name}"'))
     try:
         yield make_url(base_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        asyncio.run(admin_statement(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _run(admin_statement(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def wipe(db: Database) -> None:

@@ -133,7 +133,11 @@ async def push(
     await session.flush()
 
 
-async def events(session: AsyncSession, job_id: str, start: int = 0) -> list[dict[str, Any]]:
+async def events(
+    session: AsyncSession, job_id: str, start: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Events from index `start`; at most `limit`, decoding no more chunks than they need
+    (the web UI reads a large log a few thousand events at a time)."""
     chunks = await session.execute(
         select(JobLogChunk.first, JobLogChunk.body)
         .where(JobLogChunk.job_id == job_id, JobLogChunk.first + JobLogChunk.count > start)
@@ -141,8 +145,12 @@ async def events(session: AsyncSession, job_id: str, start: int = 0) -> list[dic
     )
     found: list[dict[str, Any]] = []
     for first, body in chunks:
-        lines = body.split("\n")
-        found.extend(json.loads(line) for line in lines[max(start - first, 0) :])
+        lines = body.split("\n")[max(start - first, 0) :]
+        if limit is not None:
+            lines = lines[: limit - len(found)]
+        found.extend(json.loads(line) for line in lines)
+        if limit is not None and len(found) >= limit:
+            break
     return found
 
 

@@ -25,9 +25,9 @@ from blockpost.web.render import page
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 LIVE_EVERY_MS = 1000
-# One answer of the log endpoint: a 10 MB log arrives in a few rounds, each small enough
-# for the page to take in between two frames' work.
-MAX_LOG_EVENTS = 2000
+# One answer of the log endpoint (events of at most 4 KiB each, as the agent reads output):
+# a 10 MB log arrives in a few rounds, each quick for the browser to parse.
+MAX_LOG_EVENTS = 500
 MAX_ARTIFACTS = 50
 MAX_FAILED_TESTS = 20
 
@@ -173,7 +173,7 @@ async def job_log(
     """The log's events from index `from`, at most MAX_LOG_EVENTS; `finished` once the job
     is done and nothing more follows."""
     job = await jobs.visible_job(session, caller, job_id)
-    events = (await logs.events(session, job.id, start))[:MAX_LOG_EVENTS]
+    events = await logs.events(session, job.id, start, MAX_LOG_EVENTS)
     following = start + len(events)
     return JSONResponse(
         {

@@ -4,7 +4,7 @@
 
 const ROW = 20; // px; the height of .log .row in app.css
 const SPARE = 30; // rows rendered above and below the view
-const SLICE = 200; // events taken in per frame while a large log arrives
+const SLICE = 40; // events taken in per frame while a large log arrives
 const IDLE_MS = 1000; // between polls when nothing new came
 const ESCAPES = /\x1b\[([0-9;?]*)([A-Za-z])/g;
 const ANY_ESCAPE = /\x1b\[[0-9;?]*[A-Za-z]/g;
@@ -92,7 +92,8 @@ function lastDraw(text) {
 // --- The log as folds of lines.
 
 class Log {
-  constructor() {
+  constructor(watched) {
+    this.watched = watched;
     this.folds = [];
     this.finished = false;
     this.result = "";
@@ -154,11 +155,13 @@ class Log {
     this.version++;
   }
 
+  // Unless a person toggled it: a failed command is open; on a job watched while it ran
+  // every command stays open (folding a command someone is reading would hide it); on a job
+  // opened after it finished the others are closed.
   isOpen(fold, index) {
     if (fold.open !== null) return fold.open;
-    if (fold.exit !== null) return fold.exit !== 0;
-    // the command running now
-    return !this.finished && index === this.folds.length - 1;
+    if (fold.exit !== null) return fold.exit !== 0 || this.watched;
+    return this.watched || index === this.folds.length - 1;
   }
 }
 
@@ -234,9 +237,14 @@ class View {
     });
   }
 
-  render() {
+  // the spacer's height before any scrolling: a position past the old height is clamped
+  measure() {
     this.layout();
     this.space.style.height = `${this.total * ROW}px`;
+  }
+
+  render() {
+    this.measure();
     if (this.follow) this.root.scrollTop = this.total * ROW;
     const first = Math.max(0, Math.floor(this.root.scrollTop / ROW) - SPARE);
     const last = Math.min(this.total, Math.ceil((this.root.scrollTop + this.root.clientHeight) / ROW) + SPARE);
@@ -315,7 +323,7 @@ class View {
   show(foldIndex, lineIndex) {
     const fold = this.log.folds[foldIndex];
     if (!this.log.isOpen(fold, foldIndex)) fold.open = true;
-    this.layout();
+    this.measure();
     this.follow = false;
     const row = this.starts[foldIndex] + 1 + lineIndex;
     this.root.scrollTop = Math.max(0, row * ROW - this.root.clientHeight / 2);
@@ -346,7 +354,8 @@ class Search {
     this.matches = [];
     this.view.log.folds.forEach((fold, foldIndex) => {
       fold.lines.forEach((line, lineIndex) => {
-        if (line.text.toLowerCase().includes(needle) && plainText(line.text).toLowerCase().includes(needle)) {
+        const text = line.text.includes("\x1b") ? plainText(line.text) : line.text;
+        if (text.toLowerCase().includes(needle)) {
           this.matches.push([foldIndex, lineIndex]);
         }
       });
@@ -394,7 +403,7 @@ function sleep(ms) {
 }
 
 async function follow(root) {
-  const log = new Log();
+  const log = new Log(root.dataset.finished !== "true");
   const view = new View(root, log);
   const status = document.getElementById("log-status");
   const form = document.getElementById("log-search");
