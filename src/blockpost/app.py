@@ -71,7 +71,9 @@ Create a token with `POST /api/user/tokens` after `POST /api/auth/login`, or wit
 """
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, loops: bool = True) -> FastAPI:
+    """`loops=False`: an HTTP worker of `serve --workers N` that runs none of the background
+    loops (another process of the server does); it still hears wake-ups through LISTEN."""
     if not settings.secret_key:
         settings.prepare_data_dir()
     db = Database(settings.effective_database_url)
@@ -97,23 +99,22 @@ def create_app(settings: Settings) -> FastAPI:
             dsn = asyncpg_dsn(db.url)
             listener = PostgresListener(lambda: asyncpg.connect(dsn), wakeups)
             listener.start()
-        reaper = Reaper(db, wakeups, settings.agent_lease_seconds)
-        reaper.start()
-        engine = Engine(engine_ctx, settings.engine_tick_seconds)
-        engine.start()
-        scheduler = Scheduler(engine_ctx, metrics=app.state.metrics)
-        scheduler.start()
-        notifier = Notifier(db, engine_ctx.sealer, notifier_options)
-        notifier.start()
-        for service in app.state.services:
+        services = (
+            [
+                Reaper(db, wakeups, settings.agent_lease_seconds),
+                Engine(engine_ctx, settings.engine_tick_seconds),
+                Scheduler(engine_ctx, metrics=app.state.metrics),
+                Notifier(db, engine_ctx.sealer, notifier_options),
+                *app.state.services,
+            ]
+            if loops
+            else []
+        )
+        for service in services:
             service.start()
         yield
-        for service in reversed(app.state.services):
+        for service in reversed(services):
             await service.stop()
-        await notifier.stop()
-        await scheduler.stop()
-        await engine.stop()
-        await reaper.stop()
         if listener:
             await listener.stop()
         await db.dispose()

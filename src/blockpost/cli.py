@@ -26,6 +26,11 @@ def _parser() -> argparse.ArgumentParser:
         "--agents", type=int, help="embedded agents to start (BLOCKPOST_AGENTS, default 1)"
     )
     serve.add_argument(
+        "--workers",
+        type=int,
+        help="HTTP worker processes, PostgreSQL only (BLOCKPOST_WORKERS, default 1)",
+    )
+    serve.add_argument(
         "--no-migrate",
         dest="migrate_on_start",
         action="store_false",

@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     agents: int = Field(
         default=1, ge=0, le=64, description="Embedded agents `serve` starts (type s1-local)."
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="HTTP worker processes `serve` runs (PostgreSQL only); the embedded "
+        "agents and the background loops run in the first alone.",
+    )
     jobs_dir: Path | None = Field(
         default=None,
         description="Where the embedded agents make each job's directory; default: "

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import re
 import signal
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,7 @@ log = logging.getLogger("blockpost.serve")
 LOCAL_TOKEN_FILE = "local-agent.token"
 # Held syncs and log tails would otherwise keep a stopping server waiting for their hold.
 SHUTDOWN_GRACE_SECONDS = 3
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 async def _local_agent_token(session: AsyncSession, data_dir: Path) -> str:
@@ -211,7 +214,77 @@ def uvicorn_config(settings: Settings, app: FastAPI) -> uvicorn.Config:
     )
 
 
+def _check_workers(settings: Settings) -> None:
+    backend = make_url(settings.effective_database_url).get_backend_name()
+    if settings.workers > 1 and backend != "postgresql":
+        raise BlockpostError(
+            f"--workers {settings.workers} (BLOCKPOST_WORKERS) needs PostgreSQL: SQLite takes "
+            "one writer at a time, so more processes would only wait for each other. "
+            "Run one worker, or move to PostgreSQL (README, Deployment)."
+        )
+
+
+def _listening_socket(settings: Settings) -> socket.socket:
+    """The one socket every worker accepts on; the kernel hands each connection to one."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    return sock
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive the server process that forked it (even a SIGKILLed one)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before prctl
+        os._exit(0)
+
+
+def _fork_worker(settings: Settings, sock: socket.socket) -> int:
+    """A process serving HTTP on `sock` with no background loops and no embedded agents:
+    those run in the first process alone, and wake-ups reach every worker through
+    PostgreSQL's LISTEN. Forked before the first process opens connections or threads."""
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        _die_with_parent(parent)
+        app = create_app(settings, loops=False)
+        _Server(uvicorn_config(settings, app), app.state.wakeups.close).run(sockets=[sock])
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 0
+    except BaseException:
+        log.exception("HTTP worker %d failed", os.getpid())
+    finally:
+        os._exit(code)
+
+
+def _stop_workers(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS + 5
+    waiting = set(pids)
+    while waiting and time.monotonic() < deadline:
+        for pid in list(waiting):
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                    continue
+            waiting.discard(pid)
+        time.sleep(0.05)
+    for pid in waiting:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+
 def serve(settings: Settings) -> None:
+    _check_workers(settings)
     settings.prepare_data_dir()
     isolation = _isolation(settings) if settings.agents else None
     new_password, local_token = asyncio.run(_prepare(settings))
@@ -225,6 +298,8 @@ def serve(settings: Settings) -> None:
     # uvicorn re-raises the SIGTERM it caught once it has shut down. With this handler in
     # place (uvicorn restores it) that becomes a normal exit.
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    sock = _listening_socket(settings) if settings.workers > 1 else None
+    workers = [_fork_worker(settings, sock) for _ in range(settings.workers - 1)] if sock else []
     app = create_app(settings)
     supervisor = None
     if local_token and isolation is not None:
@@ -236,4 +311,7 @@ def serve(settings: Settings) -> None:
         if supervisor is not None:
             supervisor.interrupt()
 
-    _Server(uvicorn_config(settings, app), on_exit).run()
+    try:
+        _Server(uvicorn_config(settings, app), on_exit).run(sockets=[sock] if sock else None)
+    finally:
+        _stop_workers(workers)

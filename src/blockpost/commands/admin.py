@@ -34,6 +34,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "admin_password",
         "migrate_on_start",
         "agents",
+        "workers",
         "tls_cert",
         "tls_key",
     )
