@@ -176,6 +176,7 @@ async def test_another_users_private_project_and_its_workflows_are_404_pages(
         f"/ui/projects/{rig.project_id}",
         f"/ui/workflows/{ids['workflow_id']}",
         f"/ui/workflows/{ids['workflow_id']}/pipelines",
+        f"/ui/workflows/{ids['workflow_id']}/promotions",
     ]
     for url in pages:
         answer = await mallory.get(url)
@@ -210,9 +211,16 @@ async def test_the_workflow_page_offers_promotions_and_explains_refusals(
         },
     )
     ids = await rig.run()
-    await rig.settle()  # the engine reads the promotions from the file
     wf = f"/ui/workflows/{ids['workflow_id']}"
     root = await browser("root", admin=True)
+    unread = await root.get(f"{wf}/promotions")  # the engine has not read the file yet
+    assert unread.text.lstrip().startswith(
+        f'<section class="promotions" data-live="{wf}/promotions"'
+    )
+    await rig.settle()
+    forms = await root.get(f"{wf}/promotions")
+    assert "data-live" not in forms.text  # known now; refreshing would reset what is typed
+    assert "Promote to Production" in forms.text
     running = await root.get(wf)
     assert "Promote although this pipeline has not passed" in running.text
     not_passed = await submit(

@@ -103,6 +103,31 @@ def _list_context(workflow: Workflow, pipelines: list[Pipeline]) -> dict[str, An
     }
 
 
+async def _page_context(
+    session: AsyncSession, caller: Principal, wf_id: str, attempt: Attempt | None = None
+) -> dict[str, Any]:
+    workflow, pipelines = await _pipelines(session, caller, wf_id)
+    project = await projects.get_project(session, caller, workflow.project_id)
+    history = await workflow_pages.promotions_of(session, pipelines)
+    targets = await deployment_targets.list_targets(session, caller, project.id)
+    uuids = [p.triggered_by for items in history.values() for p in items]
+    uuids += [rule.get("subject_id", "") for t in targets for rule in t.subject_rules]
+    names = await workflow_pages.user_names(session, uuids)
+    return {
+        **_list_context(workflow, pipelines),
+        "project": project,
+        "history": history,
+        "names": names,
+        "rules": {target.name: _rules(target, names) for target in targets},
+        "may_run": await projects.may_run(session, caller, project),
+        # a pipeline's promotions are known once the engine has read its file; until then
+        # the promotions refresh (not later: that would reset a form being filled in)
+        "initializing": any(pipeline.state == "initializing" for pipeline in pipelines),
+        "attempt": attempt,
+        "stray_error": "" if attempt is None or _offered(attempt, pipelines) else attempt.error,
+    }
+
+
 async def _workflow_page(
     request: Request,
     session: AsyncSession,
@@ -111,23 +136,7 @@ async def _workflow_page(
     attempt: Attempt | None = None,
     status: int = 200,
 ) -> Response:
-    workflow, pipelines = await _pipelines(session, caller, wf_id)
-    project = await projects.get_project(session, caller, workflow.project_id)
-    history = await workflow_pages.promotions_of(session, pipelines)
-    targets = await deployment_targets.list_targets(session, caller, project.id)
-    uuids = [p.triggered_by for items in history.values() for p in items]
-    uuids += [rule.get("subject_id", "") for t in targets for rule in t.subject_rules]
-    names = await workflow_pages.user_names(session, uuids)
-    context = {
-        **_list_context(workflow, pipelines),
-        "project": project,
-        "history": history,
-        "names": names,
-        "rules": {target.name: _rules(target, names) for target in targets},
-        "may_run": await projects.may_run(session, caller, project),
-        "attempt": attempt,
-        "stray_error": "" if attempt is None or _offered(attempt, pipelines) else attempt.error,
-    }
+    context = await _page_context(session, caller, wf_id, attempt)
     return page(request, "workflow.html", context, status)
 
 
@@ -145,6 +154,15 @@ async def pipeline_list(
     """The live part of the page (app.js replaces the list with it)."""
     workflow, pipelines = await _pipelines(session, caller, wf_id)
     return page(request, "parts/workflow_pipelines.html", _list_context(workflow, pipelines))
+
+
+@router.get("/workflows/{wf_id}/promotions")
+async def promotion_forms(
+    request: Request, wf_id: str, session: SessionDep, caller: CallerDep
+) -> Response:
+    """The promotions part of the page, live while a pipeline's file is still being read."""
+    context = await _page_context(session, caller, wf_id)
+    return page(request, "parts/workflow_promotions.html", context)
 
 
 @router.post("/workflows/{wf_id}/promote")
