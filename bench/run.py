@@ -30,6 +30,7 @@ BENCHMARKS = (
     "artifacts",
     "cache",
     "hooks",
+    "ui_pages",
 )
 
 
