@@ -21,6 +21,7 @@ BENCHMARKS = (
     "validate",
     "pickup",
     "workflow_latency",
+    "pipeline",
     "describe",
     "throughput",
     "agents_idle",
@@ -30,7 +31,6 @@ BENCHMARKS = (
     "artifacts",
     "cache",
     "hooks",
-    "ui_pages",
 )
 
 

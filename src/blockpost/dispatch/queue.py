@@ -154,6 +154,24 @@ async def release(session: AsyncSession, wakeups: Wakeups, jobs: Sequence[Job]) 
         await _announce(session, wakeups, agent_type, count, containers=containers)
 
 
+async def release_block(session: AsyncSession, wakeups: Wakeups, block_id: str) -> int:
+    """Queues a starting block's held jobs in one statement (none of them need be loaded),
+    wakes agents of their types, and says how many it queued."""
+    jobs = Job.__table__
+    rows = (
+        await session.execute(
+            update(jobs)
+            .where(jobs.c.block_id == block_id, jobs.c.state == "pending")
+            .values(state="queued", queued_at=utcnow())
+            .returning(jobs.c.agent_type, jobs.c.needs_containers)
+        )
+    ).all()
+    queued = Counter((row.agent_type, row.needs_containers) for row in rows)
+    for (agent_type, containers), count in queued.items():
+        await _announce(session, wakeups, agent_type, count, containers=containers)
+    return len(rows)
+
+
 async def discard_pending(session: AsyncSession, block_id: str) -> None:
     """A block that will not run (skipped, canceled) keeps no jobs, as in Semaphore."""
     await session.execute(delete(Job).where(Job.block_id == block_id, Job.state == "pending"))

@@ -6,11 +6,11 @@ times (after a restart too): each step looks at stored state, never at memory.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from blockpost import events_log
 from blockpost.commit_status import outbox as statuses
@@ -172,8 +172,19 @@ async def _leave_queue(session: AsyncSession, ctx: EngineContext, pipeline: Pipe
     await statuses.pipeline_started(session, pipeline)  # commit statuses, in this transaction
 
 
+async def _jobs(session: AsyncSession, block_ids: Sequence[str]) -> Sequence[Job]:
+    """The blocks' jobs without their specs: decoding every job's JSON was most of a pass's
+    time, and no transition of a block's jobs reads it."""
+    return (
+        await session.scalars(
+            select(Job).where(Job.block_id.in_(block_ids)).options(defer(Job.spec))
+        )
+    ).all()
+
+
 class _Drive:
-    """One pass over a running pipeline's blocks."""
+    """One pass over a running pipeline's blocks. Jobs are loaded by block, when a step
+    needs them: a pass over a long pipeline reads the jobs of its running blocks, not all."""
 
     def __init__(
         self,
@@ -181,6 +192,7 @@ class _Drive:
         ctx: EngineContext,
         pipeline: Pipeline,
         blocks: Sequence[Block],
+        loaded: Sequence[str],
         jobs: Sequence[Job],
     ) -> None:
         self.session = session
@@ -188,10 +200,18 @@ class _Drive:
         self.pipeline = pipeline
         self.blocks = blocks
         self.by_name = {block.name: block for block in blocks}
-        self.jobs: dict[str, list[Job]] = defaultdict(list)
+        self.jobs: dict[str, list[Job]] = {block_id: [] for block_id in loaded}
         for job in jobs:
             if job.block_id is not None:
                 self.jobs[job.block_id].append(job)
+        # Blocks this pass queued every job of, none yet taken: nothing to look at in them
+        # unless the pipeline is asked to stop.
+        self.started: set[str] = set()
+
+    async def jobs_of(self, block: Block) -> list[Job]:
+        if block.id not in self.jobs:
+            self.jobs[block.id] = list(await _jobs(self.session, [block.id]))
+        return self.jobs[block.id]
 
     async def _close(self, block: Block, result: str, reason: str) -> None:
         block.state = "done"
@@ -199,38 +219,42 @@ class _Drive:
         block.result_reason = reason
         block.done_at = utcnow()
         await statuses.block_done(self.session, self.pipeline, block)
-        pending = [job for job in self.jobs[block.id] if job.state == "pending"]
-        for job in pending:
-            await self.session.delete(job)  # Semaphore creates no jobs for blocks that never run
-            self.jobs[block.id].remove(job)
 
     async def _stop_jobs(self, block: Block, reason: str, *, only_unstarted: bool = False) -> None:
-        for job in self.jobs[block.id]:
+        for job in await self.jobs_of(block):
             if not (only_unstarted and job.state == "running"):
                 await queue.request_stop(self.session, self.ctx.wakeups, job, reason)
+
+    async def _never_runs(self, block: Block, result: str, reason: str) -> None:
+        """Closes a waiting block; Semaphore creates no jobs for blocks that never run."""
+        await self._close(block, result, reason)
+        await queue.discard_pending(self.session, block.id)
 
     async def waiting(self, block: Block) -> bool:
         pipeline = self.pipeline
         if pipeline.terminate_request:
-            await self._close(block, "canceled", pipeline.terminate_reason)
+            await self._never_runs(block, "canceled", pipeline.terminate_reason)
             return True
         deps = [self.by_name[name] for name in block.dependencies if name in self.by_name]
         if any(dep.state != "done" for dep in deps):
             return False
         if any(dep.result != "passed" for dep in deps):
-            await self._close(block, "canceled", "test")
+            await self._never_runs(block, "canceled", "test")
             return True
         if block.skip:
-            await self._close(block, "passed", "skipped")
+            await self._never_runs(block, "passed", "skipped")
             return True
         block.state = "running"
         block.started_at = utcnow()
-        await queue.release(self.session, self.ctx.wakeups, self.jobs[block.id])
+        if await queue.release_block(self.session, self.ctx.wakeups, block.id):
+            self.started.add(block.id)
         return True
 
     async def running(self, block: Block) -> bool:
         pipeline = self.pipeline
-        jobs = self.jobs[block.id]
+        if block.id in self.started and not pipeline.terminate_request:
+            return False  # every job queued just now: none finished, none failed
+        jobs = await self.jobs_of(block)
         changed = False
         if pipeline.terminate_request == "stop" and block.state == "running":
             block.state = "stopping"
@@ -288,8 +312,11 @@ async def _drive(session: AsyncSession, ctx: EngineContext, pipeline: Pipeline) 
             select(Block).where(Block.pipeline_id == pipeline.id).order_by(Block.index)
         )
     ).all()
-    jobs = (await session.scalars(select(Job).where(Job.pipeline_id == pipeline.id))).all()
-    drive = _Drive(session, ctx, pipeline, blocks, jobs)
+    # Without the spec: decoding every job's JSON on each pass was most of a pass's time,
+    # and nothing here reads it (after_pipeline jobs, which get env added, are not loaded).
+    active = [block.id for block in blocks if block.state in ("running", "stopping")]
+    jobs = await _jobs(session, active) if active else []
+    drive = _Drive(session, ctx, pipeline, blocks, active, jobs)
     changed = False
     limit = pipeline.execution_time_limit
     if (
