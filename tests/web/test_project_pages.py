@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from blockpost.web.routes import project_page
 from tests.api.engine_rig import API, EngineRig, block, make_rig, pipeline_yaml
 from tests.web.conftest import Browser, csrf_of, submit
 
@@ -51,7 +52,7 @@ async def workflow_count(rig: EngineRig) -> int:
 
 
 async def test_the_project_page_lists_workflows_newest_first_and_filters_them(
-    rig: EngineRig, browser: Browser
+    rig: EngineRig, browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = await rig.run()
     await rig.run_jobs()
@@ -92,6 +93,15 @@ async def test_the_project_page_lists_workflows_newest_first_and_filters_them(
     assert "No workflows match these filters." in passed.text
     running = await root.get("/ui/projects/rig", params={"result": "running"})
     assert WORKFLOW_LINK.findall(running.text) == [tagged["workflow_id"]]
+
+    monkeypatch.setattr(project_page, "PAGE_SIZE", 2)
+    newest = await root.get("/ui/projects/rig")
+    assert WORKFLOW_LINK.findall(newest.text) == [tagged["workflow_id"], second["workflow_id"]]
+    assert 'href="?branch=&amp;result=&amp;page_number=2">Older</a>' in newest.text
+    oldest = await root.get("/ui/projects/rig", params={"page_number": "2"})
+    assert WORKFLOW_LINK.findall(oldest.text) == [first["workflow_id"]]
+    assert "Newer</a>" in oldest.text
+    assert "Older</a>" not in oldest.text
 
     bad = await root.get("/ui/projects/rig", params={"result": "green"})
     assert bad.status_code == 400
@@ -196,6 +206,36 @@ async def test_another_users_private_project_and_its_workflows_are_404_pages(
     assert await workflow_count(rig) == 1
     missing = await mallory.get("/ui/workflows/00000000-0000-4000-8000-000000000000")
     assert missing.status_code == 404
+
+
+async def test_a_public_project_shows_to_everyone_but_only_its_runners_may_run(
+    rig: EngineRig, browser: Browser
+) -> None:
+    patched = await rig.api.patch(f"{API}/projects/rig", json={"spec": {"visibility": "public"}})
+    assert patched.status_code == 200, patched.text
+    ids = await rig.run()
+    await rig.run_jobs()
+    viewer = await browser("viewer")
+    shown = await viewer.get("/ui/projects/rig")
+    assert shown.status_code == 200
+    assert "/ui/projects/rig/run" not in shown.text
+    workflow = await viewer.get(f"/ui/workflows/{ids['workflow_id']}")
+    assert workflow.status_code == 200
+    assert "Promote to Staging" not in workflow.text
+    assert "Only the project's owner, members or an administrator may promote." in workflow.text
+    assert 'name="param.DEPLOY_ENV"' in workflow.text
+    token = csrf_of(shown.text)
+    run = await viewer.post(
+        "/ui/projects/rig/run", data={"csrf_token": token, "reference": "master"}
+    )
+    assert run.status_code == 403
+    promote = await viewer.post(
+        f"/ui/workflows/{ids['workflow_id']}/promote",
+        data={"csrf_token": token, "pipeline_id": ids["pipeline_id"], "name": "Staging"},
+    )
+    assert promote.status_code == 403
+    assert "only the project&#39;s owner, members or an administrator" in promote.text
+    assert await workflow_count(rig) == 1
 
 
 async def test_the_workflow_page_offers_promotions_and_explains_refusals(
