@@ -176,6 +176,14 @@ def test_the_graph_and_the_log_follow_a_running_pipeline_without_a_reload(
     expect(page.get_by_role("button", name="Partial rebuild")).to_have_count(0)
     expect(page.get_by_role("link", name="tidy")).to_be_visible()
     shoot(page, "pipeline")
+    # On a phone neither page scrolls sideways: the graph shrinks, the log scrolls in its box.
+    for opened in (page, job_page):
+        opened.set_viewport_size({"width": 390, "height": 844})
+        width = opened.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{opened.url} scrolls sideways on a phone ({width}px)"
+    shoot(page, "pipeline-phone")
+    shoot(job_page, "job-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
     # the graph links to its blocks' jobs
     graph.locator("a.node").first.click()
     assert "#block-" in page.url

@@ -3,6 +3,7 @@ page (log endpoint, raw download, stop), over HTTP with the same permissions as 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import AsyncIterator
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from blockpost.artifacts.paths import Key
 from blockpost.config import Settings
 from tests.api.engine_rig import API, EngineRig, block, make_rig, pipeline_yaml
 from tests.web.conftest import Browser, submit
@@ -220,3 +222,64 @@ async def test_the_job_page_serves_its_log_in_steps_raw_and_stops_the_job(
     late = await submit(root, page, f"{page}/stop", {})
     assert late.status_code == 400
     assert "already finished" in late.text
+
+
+REPORT = b"""<testsuites><testsuite name="pytest" tests="2" time="0.5">
+<testcase classname="tests.test_cart" name="test_adds" time="0.25"/>
+<testcase classname="tests.test_cart" name="test_totals" time="0.125">
+<failure message="assert 4 == 3">assert total(cart) == 3</failure></testcase>
+</testsuite></testsuites>
+"""
+
+
+async def test_a_done_pipeline_shows_its_test_results_and_artifacts_to_download(
+    app: FastAPI, rig: EngineRig, browser: Browser, anon: httpx.AsyncClient
+) -> None:
+    ids = await rig.run()
+    await rig.settle()
+    taken = await rig.take()
+    env = {e["name"]: e["value"] for e in taken.payload["env_vars"]}
+    token = base64.b64decode(env["SEMAPHORE_ARTIFACT_TOKEN"]).decode()
+    published = await anon.post(
+        "/api/v1/test_results?file=junit.xml&name=&parser=auto&suite_prefix=",
+        content=REPORT,
+        headers={"authorization": token, "Content-Type": "application/xml"},
+    )
+    assert published.status_code == 201, published.text
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"tarball bytes"
+
+    store = app.state.artifact_store
+    await store.write(Key("workflows", ids["workflow_id"], "dist/app.tar").text, body())
+    await taken.report("failed")
+    await rig.settle()
+    assert (await rig.state(ids["pipeline_id"]))[:2] == ("done", "failed")
+
+    root = await browser("root", admin=True)
+    html = (await root.get(f"/ui/pipelines/{ids['pipeline_id']}")).text
+    assert "2 tests: 1 passed, 1 failed" in html
+    assert f'<a href="/ui/jobs/{taken.id}">tests.test_cart.test_totals</a>' in html
+    assert "assert 4 == 3" in html
+    link = re.search(r'<a href="(/api/v1alpha/artifacts/download\?[^"]+)">dist/app.tar</a>', html)
+    assert link
+    download = await root.get(link.group(1).replace("&amp;", "&"))
+    assert download.status_code == 307
+    fetched = await root.get(download.headers["location"])
+    assert fetched.content == b"tarball bytes"
+    carol = await browser("carol")
+    assert (await carol.get(link.group(1).replace("&amp;", "&"))).status_code == 404
+
+
+async def test_a_malformed_pipeline_shows_why_and_no_graph(
+    rig: EngineRig, browser: Browser
+) -> None:
+    rig.repo.commit({".semaphore/semaphore.yml": "version: v1.0\nblocks: 3\n"}, "broken")
+    ids = await rig.run()
+    await rig.settle()
+    root = await browser("root", admin=True)
+    html = (await root.get(f"/ui/pipelines/{ids['pipeline_id']}")).text
+    assert 'class="flash bad pipeline-error"' in html
+    assert "blocks" in html.split("pipeline-error", 1)[1]
+    assert "<svg" not in html
+    assert "data-live=" not in html
