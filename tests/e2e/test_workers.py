@@ -34,16 +34,19 @@ blocks:
 """
 
 
-def children(pid: int) -> list[int]:
-    """The processes whose parent is `pid`."""
+def forked_workers(pid: int) -> list[int]:
+    """The children of `pid` that are forks of it (the same command line; an embedded agent
+    is a program of its own)."""
+    command = Path(f"/proc/{pid}/cmdline").read_bytes()
     found = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
                 stat = (proc / "stat").read_text()
+                same = (proc / "cmdline").read_bytes() == command
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            if same and int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(proc.name))
     return found
 
@@ -78,8 +81,7 @@ def test_two_workers_run_workflows_with_one_embedded_agent_and_stop_together(
     ).start()
     assert server.process is not None
     try:
-        agents = server.embedded_agent_pids()
-        workers = [pid for pid in children(server.process.pid) if pid not in agents]
+        workers = forked_workers(server.process.pid)
         assert len(workers) == 1, "one forked HTTP worker beside the first process"
         with server.admin_client() as api:
             project = api.post(

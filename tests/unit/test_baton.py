@@ -129,3 +129,13 @@ def test_notifications_say_when_the_jobs_need_containers() -> None:
     plain, capable = baton.join(containers=False), baton.join()
     wakeups.on_notification("blockpost_jobs", jobs_notification("s1-x", 1, containers=True))
     assert (plain.is_set(), capable.is_set()) == (False, True)
+
+
+def test_a_process_ignores_the_echo_of_its_own_notifications() -> None:
+    here, there = Wakeups(), Wakeups()
+    waiting = [here.for_type("s1-x").join() for _ in range(2)]
+    payload = jobs_notification("s1-x", 1, containers=False)
+    here.on_notification("blockpost_jobs", here.stamped(payload))  # woken once committed
+    assert not any(t.is_set() for t in waiting)
+    here.on_notification("blockpost_jobs", there.stamped(payload))
+    assert [t.is_set() for t in waiting] == [True, False]

@@ -111,11 +111,12 @@ class JobSpec:
         return spec
 
 
-async def notify(session: AsyncSession, channel: str, payload: str) -> None:
+async def notify(session: AsyncSession, wakeups: Wakeups, channel: str, payload: str) -> None:
     """On PostgreSQL, tells the other replicas; delivered only if the transaction commits."""
     if session.bind.dialect.name == "postgresql":
         await session.execute(
-            text("SELECT pg_notify(:channel, :payload)"), {"channel": channel, "payload": payload}
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": channel, "payload": wakeups.stamped(payload)},
         )
 
 
@@ -207,7 +208,7 @@ async def _announce(
     """Once committed, `count` waiting agents of the type look (for container jobs, agents
     that can run them), here and on other replicas. (The count is in the payload:
     PostgreSQL folds equal notifications of a transaction.)"""
-    await notify(session, JOBS_CHANNEL, jobs_notification(agent_type, count, containers))
+    await notify(session, wakeups, JOBS_CHANNEL, jobs_notification(agent_type, count, containers))
     after_commit(session, lambda: wakeups.job_queued(agent_type, count, containers=containers))
 
 
@@ -298,7 +299,7 @@ async def claim_for(
 
 async def wake_engine(session: AsyncSession, wakeups: Wakeups, pipeline_id: str) -> None:
     """Once committed, the engine looks at the pipeline again, here and on other replicas."""
-    await notify(session, ENGINE_CHANNEL, pipeline_id)
+    await notify(session, wakeups, ENGINE_CHANNEL, pipeline_id)
     after_commit(session, wakeups.engine_poked)
 
 
@@ -378,7 +379,7 @@ async def request_stop(session: AsyncSession, wakeups: Wakeups, job: Job, reason
         await session.flush()
         if job.agent_id is not None:
             agent_id = job.agent_id
-            await notify(session, AGENTS_CHANNEL, str(agent_id))
+            await notify(session, wakeups, AGENTS_CHANNEL, str(agent_id))
             after_commit(session, lambda: wakeups.agent_poked(agent_id))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -148,6 +149,10 @@ async def wait_any(tickets: list[asyncio.Event], within: float) -> bool:
 
 class Wakeups:
     def __init__(self) -> None:
+        # Stamped on this process's notifications: their echo through its own LISTEN is
+        # ignored, the change was announced here once committed (a second wake-up would
+        # make a second agent look for the same job, the engine pass twice).
+        self.origin = secrets.token_hex(6)
         self._types: dict[str, Baton] = {}
         self._agents: dict[int, Signal] = {}
         self._logs: dict[str, Signal] = {}
@@ -189,7 +194,13 @@ class Wakeups:
         if signal is not None:
             signal.fire()
 
+    def stamped(self, payload: str) -> str:
+        return f"{payload} @{self.origin}"
+
     def on_notification(self, channel: str, payload: str) -> None:
+        payload, _, origin = payload.partition(" @")
+        if origin == self.origin:
+            return
         if channel == JOBS_CHANNEL:
             agent_type, _, rest = payload.partition(" ")
             count, _, kind = rest.partition(" ")
