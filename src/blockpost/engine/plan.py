@@ -14,6 +14,7 @@ from typing import Any
 
 from blockpost.db.models import Pipeline, Project, Workflow
 from blockpost.git import GitRef, Repository
+from blockpost.lru import Lru
 from blockpost.pipeline_yaml import model
 from blockpost.pipeline_yaml.change_in import ChangeIn
 from blockpost.pipeline_yaml.validate import parse_pipeline
@@ -231,13 +232,41 @@ def _pull_request(repo: Repository, facts: RunFacts) -> PullRequest:
     return PullRequest(ref=ref, head_sha=head, base_branch=base, head_branch=head_branch)
 
 
+# Parsed pipelines by their file's blob sha (the model is immutable); a file that reads
+# others (commands_file) is parsed each time, as what it reads may differ.
+_PARSED: Lru[model.Pipeline] = Lru(256)
+
+
+def blob_sha(text: str) -> str:
+    """git's object id of the text as a blob, without asking git."""
+    data = text.encode()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def _parsed(repo: Repository, sha: str, pipeline_file: str) -> model.Pipeline:
+    text = repo.read(sha, pipeline_file)
+    key = blob_sha(text)
+    if (known := _PARSED.get(key)) is not None:
+        return known
+    read = _reader(repo, sha, pipeline_file)
+    reads: list[str] = []
+
+    def tracked(name: str) -> str:
+        reads.append(name)
+        return read(name)
+
+    pipeline = parse_pipeline(text, read_file=tracked)
+    if not reads:
+        _PARSED.put(key, pipeline)
+    return pipeline
+
+
 def decide(repo: Repository, facts: RunFacts) -> Decided:
     """Raises PipelineInvalid, FileNotFoundError, WhenError or Unavailable."""
     sha = facts.commit_sha
     if not repo.has_commit(sha):
         repo.fetch()  # a mirror lost since the run began (e.g. a new data dir)
-    text = repo.read(sha, facts.pipeline_file)
-    pipeline = parse_pipeline(text, read_file=_reader(repo, sha, facts.pipeline_file))
+    pipeline = _parsed(repo, sha, facts.pipeline_file)
     when = Conditions(repo, facts)
     skip = tuple(when(b.skip) or (b.run is not None and not when(b.run)) for b in pipeline.blocks)
     block_fail_fast = tuple(

@@ -55,7 +55,10 @@ class Engine(LoopService):
         for pipeline_id, state in rows:
             try:
                 if state == "initializing":
-                    changed |= await initialize(self.ctx, pipeline_id)
+                    # A pipeline that is read and stored starts in this pass, not the next.
+                    if await initialize(self.ctx, pipeline_id):
+                        changed = True
+                        await self._advance(pipeline_id)
                 else:
                     changed |= await self._advance(pipeline_id)
             except asyncio.CancelledError:

@@ -3,6 +3,11 @@
 Callers in async code run these in a thread (`asyncio.to_thread`). A file lock per
 mirror serialises fetches, across threads and across server processes sharing a data
 dir; reads need no lock because git updates refs atomically.
+
+A run of a known commit needs no git process: refs are read from the mirror's files, and
+what never changes once known (a commit's parents and fields, a file's text at a commit)
+is remembered by the process. Each git process cost a few milliseconds of a
+workflow's start, and a run spent five or six of them.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import re
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from blockpost.crypto import Sealer
@@ -20,8 +26,10 @@ from blockpost.errors import InvalidInput, Unavailable
 from blockpost.git import credentials
 from blockpost.git.credentials import NO_ACCESS, RepoAccess, WithCredentials
 from blockpost.git.refs import GitRef
+from blockpost.lru import Lru
 
 _SHA = re.compile(r"^[0-9a-f]{4,40}$")
+_FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 # Never a prompt: a fetch that needs a credential it was not given fails at once (a
 # fetch's ssh command and credential helper are the project's: credentials.fetch_env).
 _GIT_SETTINGS = {
@@ -39,6 +47,23 @@ FETCH_REFSPECS = (
 
 
 REMOTE_PROTOCOLS = "https:http:ssh:git"
+_COMMIT_FORMAT = "--format=%H%x00%P%x00%an%x00%cn%x00%B"
+# Larger files are read again each time rather than kept (a pipeline file is a few kB).
+_KEEP_FILE_CHARS = 1 << 20
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    parents: tuple[str, ...]
+    author: str
+    committer: str
+    message: str
+
+
+# Facts that a sha fixes for good, by mirror and URL: a commit, a file's text at a commit.
+_COMMITS: Lru[Commit] = Lru(4096)
+_FILES: Lru[str] = Lru(256)
 
 
 class Repository:
@@ -127,9 +152,53 @@ class Repository:
                     f"spec.repository.url: cannot fetch {self.url}: {reason or _git_reason(exc)}"
                 ) from None
 
+    def _read_ref(self, name: str) -> str | None:
+        """The sha a ref names, read from the mirror's files as git keeps them (a loose ref,
+        else packed-refs); None when they do not say (git is then asked)."""
+        if not name.startswith("refs/") or ".." in name.split("/"):
+            return None
+        try:
+            loose = (self.path / name).read_text().strip()
+        except FileNotFoundError:
+            loose = ""
+        except (OSError, ValueError):  # ValueError: a NUL in the name
+            return None
+        if loose:
+            return loose if _FULL_SHA.match(loose) else None
+        try:
+            packed = (self.path / "packed-refs").read_text()
+        except OSError:
+            return None
+        suffix = f" {name}"
+        for line in packed.splitlines():
+            if line.endswith(suffix) and _FULL_SHA.match(line[:40]):
+                return line[:40]
+        return None
+
+    def _known(self, sha: str) -> Commit | None:
+        found = _COMMITS.get((self.path, self.url, sha))
+        # A mirror removed meanwhile (a new data dir) holds nothing: git is asked again.
+        return found if found is not None and (self.path / "HEAD").exists() else None
+
+    def _commit(self, name: str) -> Commit | None:
+        """The commit a ref or sha names (a tag peeled), or None when there is none."""
+        sha = name if _FULL_SHA.match(name) else self._read_ref(name)
+        if sha is not None and (known := self._known(sha)) is not None:
+            return known
+        if name.startswith("-"):
+            return None
+        out = self._git("show", "-s", _COMMIT_FORMAT, f"{name}^{{commit}}", check=False)
+        fields = out.split("\x00", 4)
+        if len(fields) < 5 or not _FULL_SHA.match(fields[0]):
+            return None
+        sha, parents, author, committer, message = fields
+        commit = Commit(sha, tuple(parents.split()), author, committer, message.strip())
+        _COMMITS.put((self.path, self.url, sha), commit)
+        return commit
+
     def _ref_sha(self, ref: str) -> str | None:
-        out = self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
-        return out.strip() or None
+        commit = self._commit(ref)
+        return commit.sha if commit is not None else None
 
     def has_commit(self, sha: str) -> bool:
         return bool(_SHA.match(sha)) and self._ref_sha(sha) is not None
@@ -153,10 +222,16 @@ class Repository:
 
     def read(self, sha: str, path: str) -> str:
         """The file's text at the commit; FileNotFoundError when it is not there."""
+        key = (self.path, self.url, sha, path)
+        if _FULL_SHA.match(sha) and (text := _FILES.get(key)) is not None:
+            return text
         try:
-            return self._git("show", f"{sha}:{path}")
+            text = self._git("show", f"{sha}:{path}")
         except _GitFailed:
             raise FileNotFoundError(2, f"{path} not found at commit {sha[:12]}", path) from None
+        if _FULL_SHA.match(sha) and len(text) <= _KEEP_FILE_CHARS:
+            _FILES.put(key, text)
+        return text
 
     def changed_files(self, base: str, head: str) -> list[str]:
         out = self._git("diff", "--name-only", "--no-renames", "-z", base, head)
@@ -166,14 +241,18 @@ class Repository:
         return self._git("merge-base", first, second, check=False).strip() or None
 
     def parent(self, sha: str) -> str | None:
-        return self._ref_sha(f"{sha}~1")
+        commit = self._commit(sha)
+        return commit.parents[0] if commit is not None and commit.parents else None
 
     def commit_of(self, ref: str) -> str | None:
         """The commit a ref names, or None when there is no such ref."""
         return self._ref_sha(ref)
 
     def parents(self, sha: str) -> list[str]:
-        return self._git("rev-list", "--parents", "-n", "1", sha).split()[1:]
+        commit = self._commit(sha)
+        if commit is None:
+            raise _GitFailed(f"no commit {sha}")
+        return list(commit.parents)
 
     def branches_at(self, sha: str) -> list[str]:
         """The branches whose tip is the commit, by name."""
@@ -197,9 +276,10 @@ class Repository:
         return found
 
     def commit_fields(self, sha: str) -> dict[str, str]:
-        out = self._git("show", "-s", "--format=%an%x00%cn%x00%B", sha)
-        author, committer, message = ([*out.split("\x00", 2), "", "", ""])[:3]
-        return {"author": author, "committer": committer, "message": message.strip()}
+        commit = self._commit(sha)
+        if commit is None:
+            raise _GitFailed(f"no commit {sha}")
+        return {"author": commit.author, "committer": commit.committer, "message": commit.message}
 
 
 def known_hosts_of(mirror: Path) -> Path:
