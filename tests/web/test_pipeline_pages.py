@@ -283,3 +283,29 @@ async def test_a_malformed_pipeline_shows_why_and_no_graph(
     assert "blocks" in html.split("pipeline-error", 1)[1]
     assert "<svg" not in html
     assert "data-live=" not in html
+
+
+async def test_a_standalone_job_has_its_page_with_no_pipeline(
+    rig: EngineRig, browser: Browser
+) -> None:
+    created = await rig.api.post(
+        f"{API}/jobs",
+        json={
+            "metadata": {"name": "one-off"},
+            "spec": {
+                "project_id": rig.project_id,
+                "agent": {"machine": {"type": "s1-local"}},
+                "commands": ["true"],
+            },
+        },
+    )
+    assert created.status_code == 200, created.text
+    job_id = created.json()["metadata"]["id"]
+    root = await browser("root", admin=True)
+    shown = await root.get(f"/ui/jobs/{job_id}")
+    assert shown.status_code == 200
+    assert "<h1>one-off</h1>" in shown.text
+    assert "/ui/pipelines/" not in shown.text
+    assert "This job waits: waiting for an agent of type s1-local: none is connected." in shown.text
+    carol = await browser("carol")
+    assert (await carol.get(f"/ui/jobs/{job_id}")).status_code == 404
