@@ -309,3 +309,18 @@ async def test_a_standalone_job_has_its_page_with_no_pipeline(
     assert "This job waits: waiting for an agent of type s1-local: none is connected." in shown.text
     carol = await browser("carol")
     assert (await carol.get(f"/ui/jobs/{job_id}")).status_code == 404
+
+
+async def test_a_pipeline_behind_another_in_its_queue_says_so(
+    rig: EngineRig, browser: Browser
+) -> None:
+    first = await rig.run()
+    await rig.settle()
+    second = await rig.run()
+    await rig.settle()
+    assert (await rig.state(second["pipeline_id"]))[0] == "queuing"
+    root = await browser("root", admin=True)
+    html = (await root.get(f"/ui/pipelines/{second['pipeline_id']}")).text
+    assert "This pipeline waits: waiting for the pipeline ahead of it in the same queue" in html
+    assert f'<a href="/ui/pipelines/{first["pipeline_id"]}">the one ahead</a>' in html
+    assert html.count('class="node n-waiting"') == 4

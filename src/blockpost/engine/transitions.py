@@ -140,33 +140,39 @@ async def _enter_queue(session: AsyncSession, ctx: EngineContext, pipeline: Pipe
     pipeline.queuing_at = utcnow()
 
 
+async def ahead_in_queue(session: AsyncSession, pipeline: Pipeline) -> str | None:
+    """A pipeline of the same one-at-a-time queue that runs, or queued earlier: while there
+    is one, this one stays queuing. None for a parallel queue."""
+    if pipeline.queue_parallel:
+        return None
+    return await session.scalar(
+        select(Pipeline.id)
+        .where(
+            *_same_queue(pipeline),
+            or_(
+                Pipeline.state.in_(("running", "stopping")),
+                and_(
+                    Pipeline.state == "queuing",
+                    or_(
+                        Pipeline.created_at < pipeline.created_at,
+                        and_(
+                            Pipeline.created_at == pipeline.created_at,
+                            Pipeline.id < pipeline.id,
+                        ),
+                    ),
+                ),
+            ),
+        )
+        .limit(1)
+    )
+
+
 async def _leave_queue(session: AsyncSession, ctx: EngineContext, pipeline: Pipeline) -> None:
     if pipeline.terminate_request:
         await finish_pipeline(session, ctx, pipeline, "canceled", pipeline.terminate_reason)
         return
-    if not pipeline.queue_parallel:
-        ahead = await session.scalar(
-            select(Pipeline.id)
-            .where(
-                *_same_queue(pipeline),
-                or_(
-                    Pipeline.state.in_(("running", "stopping")),
-                    and_(
-                        Pipeline.state == "queuing",
-                        or_(
-                            Pipeline.created_at < pipeline.created_at,
-                            and_(
-                                Pipeline.created_at == pipeline.created_at,
-                                Pipeline.id < pipeline.id,
-                            ),
-                        ),
-                    ),
-                ),
-            )
-            .limit(1)
-        )
-        if ahead is not None:
-            return
+    if await ahead_in_queue(session, pipeline) is not None:
+        return
     pipeline.state = "running"
     pipeline.running_at = utcnow()
     await statuses.pipeline_started(session, pipeline)  # commit statuses, in this transaction

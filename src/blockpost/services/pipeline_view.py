@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.models import Block, Job, Pipeline, Project, Workflow
 from blockpost.dispatch import queue
+from blockpost.engine import transitions
 from blockpost.services import jobs, projects, workflows
 from blockpost.services.principal import Principal
 
@@ -21,8 +22,9 @@ class PipelineView:
     blocks: list[tuple[Block, list[Job]]]
     after_jobs: list[Job]
     may_run: bool
-    # why the pipeline has not started, while it waits in its queue
-    waiting: str | None = None
+    # why the pipeline has not started ("" once it has), and the one ahead in its queue
+    waiting: str = ""
+    ahead: str | None = None
     # job id -> why it has not started
     reasons: dict[str, str] = field(default_factory=dict)
 
@@ -35,39 +37,17 @@ class PipelineView:
         return sum(len(members) for _, members in self.blocks) + len(self.after_jobs)
 
 
-async def pipeline_waiting(session: AsyncSession, pipeline: Pipeline) -> str | None:
-    """Why a pipeline has not started: initialising, or another one ahead in its queue (the
-    same rule the engine applies when it lets a queuing pipeline run)."""
+async def pipeline_waiting(session: AsyncSession, pipeline: Pipeline) -> tuple[str, str | None]:
+    """Why a pipeline has not started ("" once it has), and the pipeline ahead of it in its
+    queue when that is the reason."""
     if pipeline.state in ("initializing", "pending"):
-        return "being initialised from its YAML file"
+        return "being initialised from its YAML file", None
     if pipeline.state != "queuing":
-        return None
-    if pipeline.queue_parallel:
-        return "entering its queue"
-    ahead = await session.scalar(
-        select(Pipeline.id)
-        .where(
-            Pipeline.queue_key == pipeline.queue_key,
-            Pipeline.id != pipeline.id,
-            or_(
-                Pipeline.state.in_(("running", "stopping")),
-                and_(
-                    Pipeline.state == "queuing",
-                    or_(
-                        Pipeline.created_at < pipeline.created_at,
-                        and_(
-                            Pipeline.created_at == pipeline.created_at,
-                            Pipeline.id < pipeline.id,
-                        ),
-                    ),
-                ),
-            ),
-        )
-        .limit(1)
-    )
+        return "", None
+    ahead = await transitions.ahead_in_queue(session, pipeline)
     if ahead is None:
-        return "entering its queue"
-    return f"waiting for pipeline {ahead} ahead in the same queue to finish"
+        return "entering its queue", None
+    return "waiting for the pipeline ahead of it in the same queue to finish", ahead
 
 
 async def job_reasons(
@@ -119,6 +99,7 @@ async def view_pipeline(session: AsyncSession, caller: Principal, ppl_id: str) -
             )
         ).all()
     )
+    waiting, ahead = await pipeline_waiting(session, pipeline)
     return PipelineView(
         pipeline=pipeline,
         workflow=workflow,
@@ -126,7 +107,8 @@ async def view_pipeline(session: AsyncSession, caller: Principal, ppl_id: str) -
         blocks=blocks,
         after_jobs=after_jobs,
         may_run=await projects.may_run(session, caller, project),
-        waiting=await pipeline_waiting(session, pipeline),
+        waiting=waiting,
+        ahead=ahead,
         reasons=await job_reasons(session, blocks, after_jobs),
     )
 
