@@ -215,6 +215,11 @@ def test_a_queued_job_says_why_it_waits_and_a_running_job_stops_from_its_page(
     page.get_by_role("button", name="Stop").click()
     assert dismissed == ["Stop this job?"]
     expect(page.locator("#job-live .badge")).to_have_text("running")
+    # The live part is replaced every second; keyboard focus on Stop survives the swap.
+    page.get_by_role("button", name="Stop").focus()
+    page.evaluate("document.querySelector('#job-live').dataset.old = '1'")
+    page.wait_for_function("() => !document.querySelector('#job-live').dataset.old")
+    assert page.evaluate("document.activeElement.textContent") == "Stop"
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Stop").click()
     expect(page.locator("#job-live .badge")).to_have_text("stopped", timeout=30_000)

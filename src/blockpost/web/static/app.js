@@ -6,6 +6,23 @@
 
 const DEFAULT_EVERY = 2000;
 
+// Where focus sits inside `root`, as child indexes, so that the same control in the fresh
+// fragment gets it back: a keyboard user on "Stop" must not be thrown to the page's top.
+function focusPath(root) {
+  const path = [];
+  for (let node = document.activeElement; node && node !== root; node = node.parentElement) {
+    if (!node.parentElement) return null;
+    path.unshift(Array.prototype.indexOf.call(node.parentElement.children, node));
+  }
+  return document.activeElement && root.contains(document.activeElement) ? path : null;
+}
+
+function refocus(root, path, tagName) {
+  let node = root;
+  for (const index of path) node = node?.children[index];
+  if (node && node.tagName === tagName) node.focus({ preventScroll: true });
+}
+
 function schedule(element) {
   const every = Number(element.dataset.liveEvery || DEFAULT_EVERY);
   setTimeout(() => refresh(element), every);
@@ -32,7 +49,10 @@ async function refresh(element) {
     // A dropped connection (server restart) is retried on the next round.
   }
   if (replacement) {
+    const path = focusPath(element);
+    const tagName = document.activeElement?.tagName;
     element.replaceWith(replacement);
+    if (path) refocus(replacement, path, tagName);
     document.dispatchEvent(new CustomEvent("blockpost:updated", { detail: replacement }));
     if (replacement.dataset.live) schedule(replacement);
   } else {
