@@ -24,7 +24,7 @@ from blockpost.engine.jobspecs import SpecBuilder, secret_names
 from blockpost.engine.plan import Decided, RunFacts, decide
 from blockpost.engine.promotions import AUTO_PROMOTER, definitions
 from blockpost.engine.rebuild import keep_passed
-from blockpost.engine.transitions import finish_pipeline
+from blockpost.engine.transitions import advance, finish_pipeline
 from blockpost.errors import NotFound, Unavailable
 from blockpost.pipeline_yaml import PipelineInvalid
 from blockpost.pipeline_yaml.when.lexer import WhenError
@@ -82,10 +82,9 @@ async def initialize(ctx: EngineContext, pipeline_id: str) -> bool:
     except Unavailable as exc:
         failure = ("internal", exc.message)
     async with ctx.db.session() as session:
-        loaded = await _load(session, pipeline_id)
-        if loaded is None:
+        pipeline = await session.get(Pipeline, pipeline_id, populate_existing=True)
+        if pipeline is None or pipeline.state != "initializing":
             return False
-        pipeline = loaded[0]
         if pipeline.terminate_request:
             await finish_pipeline(session, ctx, pipeline, "canceled", pipeline.terminate_reason)
             return True
@@ -94,6 +93,10 @@ async def initialize(ctx: EngineContext, pipeline_id: str) -> bool:
         if failure is not None:
             reason, description = failure
             await finish_pipeline(session, ctx, pipeline, "failed", reason, description)
+        else:
+            # Queued and started in the transaction that stored it: the first jobs go out
+            # without another pass.
+            await advance(session, ctx, pipeline)
     return True
 
 
@@ -116,7 +119,9 @@ async def _store(
         )
         # a forked pull request's jobs run without the secrets it may not have
         found |= {name: SecretData() for name in names if name not in found}
-        target = await session.get(DeploymentTarget, pipeline.target_id or "")
+        target = (
+            await session.get(DeploymentTarget, pipeline.target_id) if pipeline.target_id else None
+        )
         builder = SpecBuilder(
             facts,
             decided,

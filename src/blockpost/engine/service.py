@@ -55,10 +55,7 @@ class Engine(LoopService):
         for pipeline_id, state in rows:
             try:
                 if state == "initializing":
-                    # A pipeline that is read and stored starts in this pass, not the next.
-                    if await initialize(self.ctx, pipeline_id):
-                        changed = True
-                        await self._advance(pipeline_id)
+                    changed |= await initialize(self.ctx, pipeline_id)
                 else:
                     changed |= await self._advance(pipeline_id)
             except asyncio.CancelledError:
