@@ -43,6 +43,19 @@ async def test_a_wrong_password_shows_the_form_again_with_the_reason(
     assert (await anon.get("/ui/projects")).status_code == 303
 
 
+async def test_too_many_wrong_passwords_answer_429_with_retry_after(
+    anon: httpx.AsyncClient, make_user
+) -> None:
+    await make_user("quinn")
+    statuses = []
+    for _ in range(6):
+        answer = await submit(anon, "/ui/login", "/ui/login", {"auth": "quinn", "password": "no"})
+        statuses.append(answer.status_code)
+    assert statuses == [401] * 5 + [429]
+    assert int(answer.headers["retry-after"]) > 0
+    assert answer.headers["content-type"].startswith("text/html")
+
+
 async def test_a_form_without_its_token_is_refused_and_changes_nothing(
     anon: httpx.AsyncClient, make_user, browser: Browser
 ) -> None:
@@ -75,6 +88,41 @@ async def test_next_never_leads_off_this_server(anon: httpx.AsyncClient, make_us
             anon, "/ui/login", "/ui/login", {"auth": "ivan", "password": PASSWORD, "next": target}
         )
         assert answer.headers["location"] == "/ui/projects"
+
+
+async def test_an_ended_session_answers_scripts_401_and_forms_go_back_to_their_page(
+    browser: Browser,
+) -> None:
+    client = await browser("nina")
+    token = csrf_of((await client.get("/ui/projects")).text)
+    await client.post("/ui/logout", data={"csrf_token": token})
+    # The pages' scripts reload on 401 and so reach the login page; a redirect they would
+    # follow silently and put the login form where the live part was.
+    live = await client.get("/ui/pipelines/x/live", headers={"X-Blockpost-Script": "1"})
+    assert live.status_code == 401
+    posted = await client.post(
+        "/ui/projects/web/run",
+        data={"csrf_token": token},
+        headers={"Referer": "http://test/ui/projects/web?branch=main"},
+    )
+    assert posted.status_code == 303
+    assert posted.headers["location"] == "/ui/login?next=%2Fui%2Fprojects%2Fweb%3Fbranch%3Dmain"
+
+
+async def test_a_page_number_past_any_list_is_a_clear_400_page(browser: Browser) -> None:
+    client = await browser("olga")
+    for number in ("0", "99999999999999999999", "x"):
+        answer = await client.get(f"/ui/projects?page_number={number}")
+        assert answer.status_code == 400
+        assert "page_number" in answer.text
+        assert answer.headers["content-type"].startswith("text/html")
+
+
+async def test_bad_bytes_in_a_page_url_get_an_error_page(browser: Browser) -> None:
+    client = await browser("pete")
+    answer = await client.get("/ui/pipelines/%00")
+    assert answer.status_code == 400
+    assert answer.headers["content-type"].startswith("text/html")
 
 
 async def test_logging_out_ends_the_session(browser: Browser) -> None:

@@ -7,10 +7,11 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
-from starlette.responses import RedirectResponse
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blockpost import storable
@@ -22,7 +23,8 @@ from blockpost.errors import InvalidInput, NotAuthenticated, NotFound
 from blockpost.security import token_hash
 from blockpost.services import auth
 from blockpost.services.principal import Principal
-from blockpost.web.paths import LOGIN_PAGE, PAGES, PAGES_PUBLIC, is_page
+from blockpost.web.paths import PAGES, PAGES_PUBLIC, from_script, is_page, to_login
+from blockpost.web.render import error_page
 
 PUBLIC_PATHS = frozenset(
     {"/api/auth/login", "/healthz", "/readyz", "/metrics", "/openapi.json", "/swagger"}
@@ -69,13 +71,6 @@ def is_public(path: str) -> bool:
         or path.startswith((CACHE_API + "/", CACHE_URLS))
         or path.startswith(PAGES_PUBLIC)
     )
-
-
-def to_login(scope: Scope) -> RedirectResponse:
-    """303 to the login page, which brings the browser back here afterwards."""
-    query = scope.get("query_string", b"").decode("latin-1")
-    back = scope.get("path", "/") + (f"?{query}" if query else "")
-    return RedirectResponse(f"{LOGIN_PAGE}?{urlencode({'next': back})}", status_code=303)
 
 
 def is_protocol(path: str) -> bool:
@@ -161,7 +156,10 @@ class AuthMiddleware:
             else:
                 state["principal"] = await self._user(Headers(scope=scope))
         except NotAuthenticated as exc:
-            response = to_login(scope) if is_page(path) else error_response(401, exc.message)
+            if is_page(path) and not from_script(scope):
+                response: Response = to_login(scope)
+            else:
+                response = error_response(401, exc.message)
             await response(scope, receive, send)
             return
         except NotFound as exc:
@@ -310,7 +308,7 @@ class BodyMiddleware:
             await self.app(scope, receive, send)
             return
         if (where := _unstorable_query(scope)) is not None:
-            await error_response(400, f"{where}: {storable.REASON}")(scope, receive, send)
+            await _refusal(scope, 400, f"{where}: {storable.REASON}")(scope, receive, send)
             return
         if scope["method"] not in BODY_METHODS or scope["path"].startswith(
             (*ARTIFACT_URLS, CACHE_URLS)
@@ -341,7 +339,7 @@ class BodyMiddleware:
             try:
                 body = bytearray(form_to_json(bytes(body)))
             except InvalidInput as exc:
-                await error_response(400, exc.message)(scope, receive, send)
+                await _refusal(scope, 400, exc.message)(scope, receive, send)
                 return
             scope = _with_headers(
                 scope,
@@ -354,7 +352,7 @@ class BodyMiddleware:
             scope = _with_headers(scope, {b"content-type": b"application/json"})
         # Log pushes are agents' output, stored as sent: dispatch/logs.py makes them storable.
         if not scope["path"].startswith(LOG_PUSH) and (refused := _refused_body(body)):
-            await error_response(400, refused)(scope, receive, send)
+            await _refusal(scope, 400, refused)(scope, receive, send)
             return
         await self.app(scope, _replay(bytes(body), receive), send)
 
@@ -365,8 +363,15 @@ class BodyMiddleware:
         return self.max_bytes
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        response = error_response(413, f"request body exceeds {limit} bytes")
+        response = _refusal(scope, 413, f"request body exceeds {limit} bytes")
         await response(scope, receive, send)
+
+
+def _refusal(scope: Scope, status: int, message: str) -> Response:
+    """The error as api/errors.py would answer it: a page for the web UI, JSON elsewhere."""
+    if is_page(scope.get("path", "")) and "app" in scope:
+        return error_page(Request(scope), status, message)
+    return error_response(status, message)
 
 
 def _with_headers(scope: Scope, replace: dict[bytes, bytes]) -> Scope:

@@ -14,6 +14,8 @@ from fastapi import Depends, Query, Request, Response
 
 DEFAULT_PAGE_SIZE = 30
 MAX_PAGE_SIZE = 200
+# Past any real list, and small enough that an offset never overflows a database integer.
+MAX_PAGE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,9 @@ class Page:
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.page_size
+
+    def has_more(self, total: int) -> bool:
+        return self.page * self.page_size < total
 
     def headers(self, request: Request, response: Response, total: int) -> None:
         """Writes the paging headers for a list of `total` items in all."""
@@ -49,7 +54,7 @@ class Page:
 
 
 def _page(
-    page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number")] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")] = 1,
     page_size: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description="items per page")
     ] = DEFAULT_PAGE_SIZE,
@@ -58,3 +63,5 @@ def _page(
 
 
 PageDep = Annotated[Page, Depends(_page)]
+# The web UI's lists take a page number only: each page shows as many rows as suits it.
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")]

@@ -47,7 +47,13 @@ SNAPSHOT_PREFIX = "refs/blockpost/snapshots/"
 _SNAPSHOT = re.compile(r"^refs/blockpost/snapshots/([0-9a-f-]{36})/(.+)$")
 
 
+# The workflows' reference column holds this much; every caller (API, UI, hooks) meets it here.
+MAX_REFERENCE = 1024
+
+
 def parse_reference(reference: str, field: str = "reference") -> GitRef:
+    if len(reference) > MAX_REFERENCE:
+        raise InvalidInput(field, f"is longer than {MAX_REFERENCE} characters")
     pull = _PULL.match(reference)
     if pull:
         return GitRef(reference, "pull-request", pull.group(1))

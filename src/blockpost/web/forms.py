@@ -21,9 +21,6 @@ class Form:
     def get(self, name: str, default: str = "") -> str:
         return next((value for key, value in self._pairs if key == name), default)
 
-    def getlist(self, name: str) -> list[str]:
-        return [value for key, value in self._pairs if key == name]
-
     def prefixed(self, prefix: str) -> dict[str, str]:
         """`param.X=v` fields as {X: v}: the UI's way to post a mapping."""
         return {
@@ -32,7 +29,21 @@ class Form:
 
 
 async def posted(request: Request) -> Form:
-    """Raises PermissionDenied when the token is missing or stale (403 page)."""
+    """The posted form; its token was checked before the route ran (form_guard)."""
+    form: Form | None = getattr(request.state, "form", None)
+    if form is None:
+        form = await _checked_form(request)
+    return form
+
+
+async def form_guard(request: Request) -> None:
+    """Every page route's dependency: a POST without a valid token never reaches the route
+    (a 403 page), so no form can forget the check."""
+    if request.method == "POST":
+        request.state.form = await _checked_form(request)
+
+
+async def _checked_form(request: Request) -> Form:
     text = (await request.body()).decode("utf-8", "replace")
     try:
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from blockpost.web.forms import form_guard
 from blockpost.web.render import STATIC_URL
 from blockpost.web.routes import (
     agents,
@@ -36,5 +37,5 @@ MODULES = (
 
 def install(app: FastAPI) -> None:
     for module in MODULES:
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[Depends(form_guard)])
     app.mount(STATIC_URL, StaticFiles(directory=STATIC), name="ui-static")

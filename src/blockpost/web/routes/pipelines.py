@@ -101,8 +101,7 @@ async def stop_pipeline(
 ) -> Response:
     await posted(request)
     pipeline = await projects.runnable_child(session, caller, Pipeline, ppl_id, "pipeline")
-    if pipeline.state == "done":
-        raise InvalidInput("pipeline", "is already done: there is nothing to stop")
+    # Stopping what just ended is no error (the page may be a second behind): as in the API.
     await runs.terminate(session, engine, pipeline, caller.username)
     return RedirectResponse(f"/ui/pipelines/{pipeline.id}", status_code=303)
 
@@ -204,8 +203,6 @@ async def stop_job(
 ) -> Response:
     await posted(request)
     job = await jobs.stoppable_job(session, caller, job_id)
-    if job.state == "finished":
-        raise InvalidInput("job", "has already finished: there is nothing to stop")
     await queue.request_stop(
         session, request.app.state.wakeups, job, f"stopped by {caller.username}"
     )

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from blockpost.api.deps import CallerDep, EngineDep, SessionDep
+from blockpost.api.pagination import Page, PageNumber
 from blockpost.db.models import Project
 from blockpost.engine import runs
 from blockpost.errors import InvalidInput, NotFound, Unavailable
@@ -41,10 +42,9 @@ async def _project_page(
     run_error: str = "",
     status: int = 200,
 ) -> Response:
-    page_number = max(page_number, 1)
-    offset = (page_number - 1) * PAGE_SIZE
+    paging = Page(page_number, PAGE_SIZE)
     rows, total = await workflow_pages.project_workflows(
-        session, project, branch, result, offset, PAGE_SIZE
+        session, project, branch, result, paging.offset, PAGE_SIZE
     )
     tasks, _ = await schedules.list_schedules(session, caller, project.id, 0, MOST_TASKS)
     targets = await deployment_targets.list_targets(session, caller, project.id)
@@ -56,7 +56,7 @@ async def _project_page(
         "result": result,
         "results": workflow_pages.RESULTS,
         "page_number": page_number,
-        "more": offset + len(rows) < total,
+        "more": paging.has_more(total),
         "tasks": tasks,
         "targets": targets,
         "may_run": await projects.may_run(session, caller, project),
@@ -74,7 +74,7 @@ async def project_page(
     caller: CallerDep,
     branch: str = "",
     result: str = "",
-    page_number: int = 1,
+    page_number: PageNumber = 1,
 ) -> Response:
     project = await projects.get_project(session, caller, project_ref)
     return await _project_page(

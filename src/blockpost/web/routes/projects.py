@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from blockpost.api.deps import CallerDep, SessionDep
+from blockpost.api.pagination import Page, PageNumber
 from blockpost.services import overview, projects
 from blockpost.web.render import page
 
@@ -14,15 +15,15 @@ PAGE_SIZE = 100
 
 @router.get("/projects")
 async def project_list(
-    request: Request, session: SessionDep, caller: CallerDep, page_number: int = 1
+    request: Request, session: SessionDep, caller: CallerDep, page_number: PageNumber = 1
 ) -> Response:
-    offset = (max(page_number, 1) - 1) * PAGE_SIZE
-    rows, total = await projects.list_projects(session, caller, offset, PAGE_SIZE)
+    paging = Page(page_number, PAGE_SIZE)
+    rows, total = await projects.list_projects(session, caller, paging.offset, PAGE_SIZE)
     latest = await overview.latest_on_default_branch(session, rows)
     context = {
         "projects": rows,
         "latest": latest,
-        "page_number": max(page_number, 1),
-        "more": offset + len(rows) < total,
+        "page_number": page_number,
+        "more": paging.has_more(total),
     }
     return page(request, "projects.html", context)

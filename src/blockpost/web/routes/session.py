@@ -53,7 +53,10 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
     except (NotAuthenticated, TooManyAttempts) as exc:
         status = 429 if isinstance(exc, TooManyAttempts) else 401
         context = {"next": back, "error": exc.message, "login": form.get("auth")}
-        return page(request, "login.html", context, status)
+        shown = page(request, "login.html", context, status)
+        if isinstance(exc, TooManyAttempts):
+            shown.headers["Retry-After"] = str(exc.retry_after)
+        return shown
     response = RedirectResponse(back, status_code=303)
     cookies.set_session(request, response, secret, settings.session_ttl_seconds)
     return response

@@ -38,12 +38,18 @@ async function refresh(element) {
   try {
     const response = await fetch(element.dataset.live, {
       credentials: "same-origin",
-      headers: { Accept: "text/html" },
+      headers: { Accept: "text/html", "X-Blockpost-Script": "1" },
     });
+    if (response.status === 401 || response.status === 404) {
+      // The session ended or the thing is gone: a reload shows the login or the 404 page.
+      window.location.reload();
+      return;
+    }
     if (response.ok) {
       const holder = document.createElement("template");
       holder.innerHTML = (await response.text()).trim();
-      replacement = holder.content.firstElementChild;
+      const fresh = holder.content.firstElementChild;
+      if (fresh?.tagName === element.tagName && fresh.id === element.id) replacement = fresh;
     }
   } catch (error) {
     // A dropped connection (server restart) is retried on the next round.

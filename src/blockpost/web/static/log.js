@@ -414,8 +414,16 @@ async function follow(root) {
     try {
       const response = await fetch(`${root.dataset.url}?from=${next}`, {
         credentials: "same-origin",
-        headers: { Accept: "application/json" },
+        headers: { Accept: "application/json", "X-Blockpost-Script": "1" },
       });
+      if (response.status === 401) {
+        window.location.reload(); // the session ended: the reload reaches the login page
+        return;
+      }
+      if (response.status === 404) {
+        status.textContent = "This job is gone.";
+        return;
+      }
       if (response.ok) answer = await response.json();
     } catch (error) {
       // the server restarting: try again shortly
