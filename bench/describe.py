@@ -12,7 +12,7 @@ import sys
 import time
 
 import httpx
-from common import Row, echo_pipeline, report
+from common import Row, cpu_seconds, echo_pipeline, report
 from tests.support.server import free_port
 
 CONCURRENCY = 8
@@ -33,8 +33,12 @@ uvicorn.run(app, host="127.0.0.1", port={port}, log_level="info", proxy_headers=
 """
 
 
-async def throughput(url: str, headers: dict[str, str], seconds: float) -> float:
-    """Requests per second that CONCURRENCY clients get answered with 200."""
+async def throughput(
+    url: str, headers: dict[str, str], seconds: float, pid: int
+) -> tuple[float, float]:
+    """Requests per second that CONCURRENCY clients get answered with 200, and the CPU
+    milliseconds the server process `pid` spent per request (steadier than the rate on a
+    machine shared with other work)."""
     count = 0
     async with httpx.AsyncClient(headers=headers, timeout=30) as client:
         for _ in range(20):  # warm-up
@@ -48,12 +52,13 @@ async def throughput(url: str, headers: dict[str, str], seconds: float) -> float
                 response.raise_for_status()
                 count += 1
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds(pid)
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        return count / (time.perf_counter() - start)
+        used = cpu_seconds(pid) - cpu
+        return count / (time.perf_counter() - start), 1000 * used / max(1, count)
 
 
-def trivial_rps(seconds: float) -> float:
+def trivial_rps(seconds: float) -> tuple[float, float]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-c", TRIVIAL_APP.replace("{port}", str(port))],
@@ -68,7 +73,7 @@ def trivial_rps(seconds: float) -> float:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        return asyncio.run(throughput(url, {}, seconds))
+        return asyncio.run(throughput(url, {}, seconds, process.pid))
     finally:
         process.terminate()
         process.wait()
@@ -83,16 +88,24 @@ def run(args: argparse.Namespace) -> list[Row]:
         while api.get(url).json()["pipeline"]["state"] != "done":
             time.sleep(0.05)
         headers = dict(api.headers)
-        describe = asyncio.run(throughput(url, headers, seconds))
-        detailed = asyncio.run(throughput(url + "?detailed=true", headers, seconds))
-    trivial = trivial_rps(seconds)  # once the server is gone: nothing else on the CPU
+        assert bench.server.process is not None
+        pid = bench.server.process.pid
+        describe, describe_cpu = asyncio.run(throughput(url, headers, seconds, pid))
+        detailed, detailed_cpu = asyncio.run(
+            throughput(url + "?detailed=true", headers, seconds, pid)
+        )
+    trivial, trivial_cpu = trivial_rps(seconds)  # once the server is gone: a quieter CPU
     return report(
         "describe",
         [
             ("describe pipeline / trivial endpoint", ">= 0.5", describe / trivial, "x"),
+            ("same by server CPU per request", ">= 0.5", trivial_cpu / describe_cpu, "x"),
             ("describe pipeline", "", describe, "req/s"),
+            ("describe pipeline, server CPU per request", "", describe_cpu, "ms"),
             ("describe pipeline, detailed=true", "", detailed, "req/s"),
+            ("detailed=true, server CPU per request", "", detailed_cpu, "ms"),
             ("trivial FastAPI endpoint, same uvicorn", "", trivial, "req/s"),
+            ("trivial endpoint, server CPU per request", "", trivial_cpu, "ms"),
         ],
         {"db": args.db, "seconds": seconds, "concurrency": CONCURRENCY},
     )

@@ -30,12 +30,32 @@ class Rate:
     cpu_percent: list[float]  # each server process's share of a core
 
 
+def server_pids(server: ServerProcess) -> list[int]:
+    """The server process and the HTTP workers it forked (`--workers N`)."""
+    assert server.process is not None
+    pid = server.process.pid
+    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    forks = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            same = (proc / "cmdline").read_bytes() == command
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        if same and parent == pid:
+            forks.append(int(proc.name))
+    return [pid, *forks]
+
+
 def fleet(servers: list[ServerProcess], bench: Bench, agents: int, seconds: float) -> Rate:
     """Jobs per second that `agents` load agents complete, with the queue kept full."""
     command = [sys.executable, str(HERE / "fake_agents.py")]
     for server in servers:
-        assert server.process is not None
-        command += ["--url", server.url, "--server-pid", str(server.process.pid)]
+        command += ["--url", server.url]
+        for pid in server_pids(server):
+            command += ["--server-pid", str(pid)]
     command += [
         "--registration-token",
         bench.registration_token,
@@ -64,6 +84,7 @@ def run(args: argparse.Namespace) -> list[Row]:
     seconds = args.seconds or (2.0 if args.quick else 10.0)
     rates: dict[int, Rate] = {}
     replicas: Rate | None = None
+    workers: Rate | None = None
     with running_server(args.db) as bench:
         for size in sizes:
             rates[size] = fleet([bench.server], bench, size, seconds)
@@ -78,6 +99,9 @@ def run(args: argparse.Namespace) -> list[Row]:
                 rates[REPLICA_AGENTS] = fleet([bench.server], bench, REPLICA_AGENTS, seconds)
             with second_replica(bench) as other:
                 replicas = fleet([bench.server, other], bench, REPLICA_AGENTS, seconds)
+    if args.db != "sqlite":
+        with running_server(args.db, {"BLOCKPOST_WORKERS": "2"}) as two:
+            workers = fleet([two.server], two, REPLICA_AGENTS, seconds)
     rows: list[Row] = []
     for size in sizes:
         goal = ">= 300" if size == REPLICA_AGENTS else ""
@@ -105,6 +129,16 @@ def run(args: argparse.Namespace) -> list[Row]:
             # what two replicas would do with a core each: each core's budget over CPU per job
             ("projected 2 replicas, a core each", "", 2000 / replicas.cpu_ms_per_job, "jobs/s"),
         ]
+    if workers is not None:
+        rows += [
+            (
+                f"jobs/s, {REPLICA_AGENTS} agents, serve --workers 2",
+                "",
+                workers.jobs_per_second,
+                "jobs/s",
+            ),
+            ("server CPU per job, --workers 2", "flat", workers.cpu_ms_per_job, "ms"),
+        ]
     return report(
         "throughput",
         rows,
@@ -117,5 +151,8 @@ def run(args: argparse.Namespace) -> list[Row]:
             "replicas": replicas.jobs_per_second if replicas else None,
             "replicas_cpu_ms_per_job": replicas.cpu_ms_per_job if replicas else None,
             "replicas_cpu_percent": replicas.cpu_percent if replicas else None,
+            "workers_2": workers.jobs_per_second if workers else None,
+            "workers_2_cpu_ms_per_job": workers.cpu_ms_per_job if workers else None,
+            "workers_2_cpu_percent": workers.cpu_percent if workers else None,
         },
     )

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from blockpost.db import sqlite_driver
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 AFTER_COMMIT = "blockpost_after_commit"
 
@@ -38,7 +40,7 @@ def create_engine(url: str) -> AsyncEngine:
     it, which may be password hashes, tokens' hashes or sealed secrets."""
     if url.startswith("sqlite"):
         engine = create_async_engine(
-            url,
+            make_url(url).set(drivername=f"sqlite+{sqlite_driver.DRIVER}"),
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             pool_reset_on_return=None,
             hide_parameters=True,
