@@ -232,16 +232,15 @@ async def describe_workflow(wf_id: str, session: SessionDep, caller: CallerDep) 
 
 @router.post("/{wf_id}/reschedule", response_model=RescheduleOut)
 async def reschedule_workflow(
-    original: RunnableWorkflow,
+    wf_id: str,
     session: SessionDep,
     caller: CallerDep,
     engine: EngineDep,
-    request_token: Annotated[str, Query(min_length=1, max_length=255)],
+    request_token: Annotated[str, Query(description="required; at most 255 characters")] = "",
 ) -> RescheduleOut:
     """Runs the workflow's commit again; the same `request_token` returns the same new workflow."""
-    project = await projects.get_project(session, caller, original.project_id)
-    workflow, pipeline = await runs.reschedule(
-        session, engine, caller, project, original, request_token
+    workflow, pipeline = await runs.reschedule_workflow(
+        session, engine, caller, wf_id, request_token
     )
     return RescheduleOut(wf_id=workflow.id, ppl_id=pipeline.id)
 

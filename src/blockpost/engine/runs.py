@@ -15,11 +15,15 @@ from blockpost.db.base import new_uuid
 from blockpost.db.models import Pipeline, Project, Workflow
 from blockpost.dispatch.queue import wake_engine
 from blockpost.engine.context import EngineContext
+from blockpost.errors import InvalidInput
 from blockpost.git import GitRef, Repository, parse_reference, sync_ref
+from blockpost.services import projects
 from blockpost.services.principal import Principal
 from blockpost.services.projects import check_pipeline_file
 from blockpost.timefmt import utcnow
 
+# the length Workflow.request_token stores
+MAX_REQUEST_TOKEN = 255
 # branch ids are stable per project and branch name, so they need no table of their own
 _BRANCH_NAMESPACE = uuid.UUID("3f0b8a52-8d5c-4a53-9a55-0c1e2f6a9b10")
 
@@ -148,6 +152,20 @@ async def reschedule(
     return await start_workflow(
         session, ctx, caller, project, run, rerun_of=original.id, request_token=request_token
     )
+
+
+async def reschedule_workflow(
+    session: AsyncSession, ctx: EngineContext, caller: Principal, wf_id: str, request_token: str
+) -> tuple[Workflow, Pipeline]:
+    """reschedule for the API and the web UI: the workflow, if the caller may run in its
+    project (checked before the token, so that others learn nothing from a bad request)."""
+    original = await projects.runnable_child(session, caller, Workflow, wf_id, "workflow")
+    if not request_token or len(request_token) > MAX_REQUEST_TOKEN:
+        raise InvalidInput(
+            "request_token", f"must be given, at most {MAX_REQUEST_TOKEN} characters"
+        )
+    project = await projects.get_project(session, caller, original.project_id)
+    return await reschedule(session, ctx, caller, project, original, request_token)
 
 
 async def terminate(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from blockpost.api.deps import CallerDep, EngineDep, SessionDep
 from blockpost.artifacts.paths import Key
 from blockpost.artifacts.store import ArtifactStore
-from blockpost.db.models import Pipeline, Workflow
+from blockpost.db.models import Pipeline
 from blockpost.dispatch import logs, queue
 from blockpost.engine import rebuild, runs
 from blockpost.errors import InvalidInput
@@ -112,13 +112,10 @@ async def rebuild_pipeline(
 ) -> Response:
     """Runs the pipeline's workflow again on the same commit, as the API's reschedule."""
     form = await posted(request)
-    token = _token(form.get("request_token"))
     pipeline = await projects.runnable_child(session, caller, Pipeline, ppl_id, "pipeline")
-    original = await projects.runnable_child(
-        session, caller, Workflow, pipeline.workflow_id, "workflow"
+    _, new = await runs.reschedule_workflow(
+        session, engine, caller, pipeline.workflow_id, form.get("request_token")
     )
-    project = await projects.get_project(session, caller, original.project_id)
-    _, new = await runs.reschedule(session, engine, caller, project, original, token)
     return RedirectResponse(f"/ui/pipelines/{new.id}", status_code=303)
 
 
