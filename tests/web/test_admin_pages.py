@@ -117,18 +117,44 @@ async def test_an_agent_type_is_created_with_its_registration_token_shown_once(
         await agent.close()
 
 
-async def test_an_agent_running_a_job_links_to_it(
+async def test_an_agent_running_a_job_links_to_it_for_those_who_see_the_job(
+    browser: Browser, app: FastAPI, admin: httpx.AsyncClient
+) -> None:
+    project_id = await make_project(admin, "hidden")
+    member, outsider, root = (
+        await browser("sam"),
+        await browser("nick"),
+        await browser("root", admin=True),
+    )
+    added = await admin.post(f"{API}/projects/hidden/members", json={"username": "sam"})
+    assert added.status_code == 201, added.text
+    spec = JobSpec(name="j", agent_type="s1-test", commands=["true"], project_id=project_id)
+    agent, job_id = await agent_running(app, admin, spec)
+    try:
+        for client in (member, root):
+            page = await client.get("/ui/agents")
+            assert f'href="/ui/jobs/{job_id}"' in page.text
+            assert "running job" in page.text
+        hidden = (await outsider.get("/ui/agents")).text
+        assert "running job" in hidden
+        assert job_id not in hidden
+        assert job_id[:8] not in hidden
+        assert "a job of a project you cannot see" in hidden
+        # Not an administrator: no forms to change agent types.
+        assert "/ui/agent_types" not in hidden
+    finally:
+        await agent.close()
+
+
+async def test_a_standalone_job_on_an_agent_is_shown_to_administrators_only(
     browser: Browser, app: FastAPI, admin: httpx.AsyncClient
 ) -> None:
     spec = JobSpec(name="j", agent_type="s1-test", commands=["true"])
     agent, job_id = await agent_running(app, admin, spec)
     try:
-        client = await browser("viewer")
-        page = await client.get("/ui/agents")
-        assert f'href="/ui/jobs/{job_id}"' in page.text
-        assert "running job" in page.text
-        # Not an administrator: no forms to change agent types.
-        assert "/ui/agent_types" not in page.text
+        root, viewer = await browser("root", admin=True), await browser("viewer")
+        assert f'href="/ui/jobs/{job_id}"' in (await root.get("/ui/agents")).text
+        assert job_id not in (await viewer.get("/ui/agents")).text
     finally:
         await agent.close()
 

@@ -51,7 +51,7 @@ class AgentOut(BaseModel):
                 pid=agent.pid,
                 disabled_at=epoch_int(agent.disabled_at),
             ),
-            status=AgentStatusOut(state="running_job" if agent.job_id else "waiting_for_job"),
+            status=AgentStatusOut(state=registry.agent_state(agent)),
         )
 
 

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
@@ -20,6 +21,18 @@ from blockpost.dispatch.wakeup import Wakeups
 from blockpost.errors import Conflict, InvalidInput, NotFound
 from blockpost.security import new_token, token_hash
 from blockpost.timefmt import utcnow
+
+
+class AgentState(StrEnum):
+    """What an agent is doing, as the agents API says it."""
+
+    WAITING_FOR_JOB = "waiting_for_job"
+    RUNNING_JOB = "running_job"
+
+
+def agent_state(agent: Agent) -> AgentState:
+    return AgentState.RUNNING_JOB if agent.job_id else AgentState.WAITING_FOR_JOB
+
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9-_/+]+$")
 NAME_MAX = 80

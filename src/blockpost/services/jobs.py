@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,21 @@ async def visible_job(session: AsyncSession, caller: Principal, job_id: str) -> 
     except NotFound:
         raise missing from None
     return job
+
+
+async def visible_job_ids(
+    session: AsyncSession, caller: Principal, job_ids: Iterable[str]
+) -> set[str]:
+    """Those of `job_ids` whose jobs visible_job shows the caller, in one query."""
+    wanted = set(job_ids)
+    if not wanted or caller.admin:
+        return wanted
+    rows = await session.scalars(
+        select(Job.id)
+        .join(Project, Project.id == Job.project_id)
+        .where(Job.id.in_(wanted), projects.visible_to(caller))
+    )
+    return set(rows.all())
 
 
 async def stoppable_job(session: AsyncSession, caller: Principal, job_id: str) -> Job:

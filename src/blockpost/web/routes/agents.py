@@ -13,6 +13,8 @@ from blockpost.db.models import Agent
 from blockpost.dispatch import agent_types, registry
 from blockpost.dispatch.agent_types import AgentTypeView
 from blockpost.errors import Conflict, InvalidInput
+from blockpost.services import jobs
+from blockpost.services.principal import Principal
 from blockpost.web.forms import posted
 from blockpost.web.render import page
 
@@ -22,14 +24,13 @@ PAGE = "/ui/agents"
 MAX_AGENTS = 1000
 
 
-def agent_state(agent: Agent) -> str:
-    if agent.disabled_at is not None:
-        return "disabled"
-    return "running job" if agent.job_id else "waiting for job"
-
-
 async def _agents_page(
-    request: Request, session: SessionDep, error: str = "", name: str = "", status: int = 200
+    request: Request,
+    session: SessionDep,
+    caller: Principal,
+    error: str = "",
+    name: str = "",
+    status: int = 200,
 ) -> Response:
     types = await agent_types.list_types(session)
     agents, more = await registry.list_agents(session, None, MAX_AGENTS, None)
@@ -40,7 +41,11 @@ async def _agents_page(
         "types": types,
         "agents_of": by_type,
         "more": bool(more),
-        "state_of": agent_state,
+        "state_of": registry.agent_state,
+        # an agent's job is shown to those who may see the job's project
+        "shown_jobs": await jobs.visible_job_ids(
+            session, caller, [agent.job_id for agent in agents if agent.job_id]
+        ),
         "error": error,
         "name": name,
     }
@@ -54,19 +59,19 @@ def _token_page(request: Request, view: AgentTypeView, reset: bool) -> Response:
 
 
 @router.get("/agents")
-async def agent_list(request: Request, session: SessionDep, _caller: CallerDep) -> Response:
-    return await _agents_page(request, session)
+async def agent_list(request: Request, session: SessionDep, caller: CallerDep) -> Response:
+    return await _agents_page(request, session, caller)
 
 
 @router.post("/agent_types")
-async def create_agent_type(request: Request, session: SessionDep, _admin: AdminDep) -> Response:
+async def create_agent_type(request: Request, session: SessionDep, admin: AdminDep) -> Response:
     form = await posted(request)
     name = form.get("name").strip()
     try:
         view = await agent_types.create(session, name)
     except (InvalidInput, Conflict) as exc:
         status = 409 if isinstance(exc, Conflict) else 400
-        return await _agents_page(request, session, exc.message, name, status)
+        return await _agents_page(request, session, admin, exc.message, name, status)
     return _token_page(request, view, reset=False)
 
 
