@@ -280,7 +280,7 @@ async def test_the_workflow_page_offers_promotions_and_explains_refusals(
     assert '<option value="us">us</option>' in html
     assert 'name="param.REASON" value="routine"' in html
     assert "Who may deploy: anyone who may run jobs in the project." in html
-    assert "From: branch release." in html
+    assert "From: branches release (exact)." in html
 
     promote = f"{wf}/promote"
     base = {"pipeline_id": ids["pipeline_id"], "name": "Production"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -21,12 +21,14 @@ from blockpost.services.secrets import SecretData, check_contents
 from blockpost.timefmt import epoch_micros, from_epoch_micros, utcnow
 
 SUBJECT_TYPES = {"ANY", "USER", "ROLE", "AUTO"}
-OBJECT_TYPES = {"BRANCH", "TAG", "PR"}
+# object rule type -> what people call the references it covers
+OBJECT_KINDS = {"BRANCH": "branches", "TAG": "tags", "PR": "pull requests"}
+OBJECT_TYPES = set(OBJECT_KINDS)
 MATCH_MODES = {"ALL", "EXACT", "REGEX"}
+# a ROLE rule's subject_id -> who holds it (engine.targets grants them)
+ROLES = {"admin": "administrators", "member": "project members", "contributor": "project members"}
 DEFAULT_SUBJECTS = [{"type": "ANY", "subject_id": ""}]
-DEFAULT_OBJECTS = [
-    {"type": kind, "pattern": "", "match_mode": "ALL"} for kind in ("BRANCH", "TAG", "PR")
-]
+DEFAULT_OBJECTS = [{"type": kind, "pattern": "", "match_mode": "ALL"} for kind in OBJECT_KINDS]
 HISTORY_PAGE = 10
 
 
@@ -101,6 +103,58 @@ def _objects(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
             raise InvalidInput(f"object_rules.{index}.pattern", "is required for EXACT")
         checked.append({"type": kind, "pattern": pattern, "match_mode": mode})
     return checked
+
+
+@dataclass(frozen=True, slots=True)
+class RulesInWords:
+    """A target's rules as pages say them."""
+
+    who: list[str]
+    # per kind of reference (branches, tags, pull requests): "all", "none" or the patterns
+    refs: list[tuple[str, str]]
+
+    @property
+    def allowed_refs(self) -> list[str]:
+        return [f"{kind} {which}" for kind, which in self.refs if which != "none"]
+
+
+def rule_user_ids(targets: Iterable[DeploymentTarget]) -> list[str]:
+    """The user uuids the targets' USER rules name (for services.workflow_pages.user_names)."""
+    return [
+        str(rule.get("subject_id") or "")
+        for target in targets
+        for rule in target.subject_rules
+        if rule.get("type") == "USER"
+    ]
+
+
+def describe_rules(target: DeploymentTarget, names: Mapping[str, str]) -> RulesInWords:
+    """Who may promote through the target and from which references; `names` maps user
+    uuids to usernames (rule_user_ids lists the ones needed)."""
+    who = []
+    for rule in target.subject_rules:
+        kind, subject = rule.get("type"), str(rule.get("subject_id") or "")
+        if kind == "ANY":
+            who.append("anyone who may run jobs in the project")
+        elif kind == "AUTO":
+            who.append("auto-promotions")
+        elif kind == "ROLE":
+            who.append(ROLES.get(subject.lower(), f"role {subject}"))
+        else:
+            who.append(f"user {names.get(subject) or rule.get('git_login') or subject}")
+    refs = []
+    for kind, label in OBJECT_KINDS.items():
+        said = []
+        for rule in target.object_rules:
+            if rule.get("type") != kind:
+                continue
+            mode = rule.get("match_mode", "ALL")
+            if mode == "ALL":
+                said = ["all"]
+                break
+            said.append(f"{rule.get('pattern')} ({'regex' if mode == 'REGEX' else 'exact'})")
+        refs.append((label, ", ".join(said) or "none"))
+    return RulesInWords(who, refs)
 
 
 def _md5(value: str) -> str:

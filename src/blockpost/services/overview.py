@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.models import Pipeline, Project, Workflow
@@ -20,23 +21,35 @@ class Latest:
     pipeline: Pipeline
 
 
+def _newest_branch_run(*where: Any) -> ScalarSelect[str]:
+    """The id of the outer project's newest branch workflow matching `where`: a walk down
+    ix_workflows_project_created that stops at the first match."""
+    return (
+        select(Workflow.id)
+        .where(Workflow.project_id == Project.id, Workflow.ref_type == "branch", *where)
+        .order_by(Workflow.created_at.desc())
+        .limit(1)
+        .correlate(Project)
+        .scalar_subquery()
+    )
+
+
 async def latest_on_default_branch(
     session: AsyncSession, projects: Sequence[Project]
 ) -> dict[str, Latest]:
     """Project id -> its newest workflow on main or master (else on any branch) and that
-    workflow's initial pipeline; projects that never ran are left out."""
-    found: dict[str, Latest] = {}
-    preferred = case((Workflow.branch_name.in_(DEFAULT_BRANCHES), 0), else_=1)
-    for project in projects:
-        row = (
-            await session.execute(
-                select(Workflow, Pipeline)
-                .join(Pipeline, Pipeline.id == Workflow.initial_ppl_id)
-                .where(Workflow.project_id == project.id, Workflow.ref_type == "branch")
-                .order_by(preferred, Workflow.created_at.desc())
-                .limit(1)
-            )
-        ).first()
-        if row is not None:
-            found[project.id] = Latest(row[0], row[1])
-    return found
+    workflow's initial pipeline; projects that never ran are left out. One statement for
+    the whole page."""
+    if not projects:
+        return {}
+    chosen = select(
+        func.coalesce(
+            _newest_branch_run(Workflow.branch_name.in_(DEFAULT_BRANCHES)), _newest_branch_run()
+        )
+    ).where(Project.id.in_([project.id for project in projects]))
+    rows = await session.execute(
+        select(Workflow, Pipeline)
+        .join(Pipeline, Pipeline.id == Workflow.initial_ppl_id)
+        .where(Workflow.id.in_(chosen))
+    )
+    return {workflow.project_id: Latest(workflow, pipeline) for workflow, pipeline in rows}

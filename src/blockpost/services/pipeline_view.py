@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from blockpost.db.models import Block, Job, Pipeline, Project, Workflow
 from blockpost.dispatch import queue
 from blockpost.engine import transitions
+from blockpost.engine.states import BlockState, JobState, PipelineState, Result
 from blockpost.services import jobs, projects, workflows
 from blockpost.services.principal import Principal
 
@@ -30,7 +31,11 @@ class PipelineView:
 
     @property
     def done(self) -> bool:
-        return self.pipeline.state == "done"
+        return self.pipeline.state == PipelineState.DONE
+
+    @property
+    def passed(self) -> bool:
+        return self.done and self.pipeline.result == Result.PASSED
 
     @property
     def job_count(self) -> int:
@@ -40,9 +45,9 @@ class PipelineView:
 async def pipeline_waiting(session: AsyncSession, pipeline: Pipeline) -> tuple[str, str | None]:
     """Why a pipeline has not started ("" once it has), and the pipeline ahead of it in its
     queue when that is the reason."""
-    if pipeline.state in ("initializing", "pending"):
+    if pipeline.state in (PipelineState.INITIALIZING, PipelineState.PENDING):
         return "being initialised from its YAML file", None
-    if pipeline.state != "queuing":
+    if pipeline.state != PipelineState.QUEUING:
         return "", None
     ahead = await transitions.ahead_in_queue(session, pipeline)
     if ahead is None:
@@ -68,19 +73,21 @@ async def job_reasons(
 
     for block, members in blocks:
         unfinished = [
-            name for name in block.dependencies if name in names and names[name].state != "done"
+            name
+            for name in block.dependencies
+            if name in names and names[name].state != BlockState.DONE
         ]
         for job in members:
-            if job.state == "queued":
+            if job.state == JobState.QUEUED:
                 await queued(job)
-            elif job.state == "pending" and unfinished:
+            elif job.state == JobState.PENDING and unfinished:
                 reasons[job.id] = "waiting for block " + ", ".join(unfinished)
-            elif job.state == "pending":
+            elif job.state == JobState.PENDING:
                 reasons[job.id] = "waiting for its block to start"
     for job in after_jobs:
-        if job.state == "queued":
+        if job.state == JobState.QUEUED:
             await queued(job)
-        elif job.state == "pending":
+        elif job.state == JobState.PENDING:
             reasons[job.id] = "runs once the pipeline is done"
     return reasons
 
@@ -121,6 +128,10 @@ class JobView:
     may_run: bool
     waiting: str | None
 
+    @property
+    def job_finished(self) -> bool:
+        return self.job.state == JobState.FINISHED
+
 
 async def view_job(session: AsyncSession, caller: Principal, job_id: str) -> JobView:
     """A job with its block and pipeline (none for a standalone job); NotFound when the
@@ -133,6 +144,6 @@ async def view_job(session: AsyncSession, caller: Principal, job_id: str) -> Job
         project = await projects.get_project(session, caller, job.project_id)
         may_run = await projects.may_run(session, caller, project)
     waiting = await queue.waiting_reason(session, job)
-    if waiting is None and job.state == "pending":
+    if waiting is None and job.state == JobState.PENDING:
         waiting = "waiting for the blocks it depends on" if block else "waiting to be released"
     return JobView(job, block, pipeline, may_run, waiting)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, TypeVar
 
@@ -199,6 +200,25 @@ async def may_run(session: AsyncSession, caller: Principal, project: Project) ->
     if caller.admin or project.owner_id == caller.id:
         return True
     return await session.get(ProjectMember, (project.id, caller.id)) is not None
+
+
+async def runnable_ids(
+    session: AsyncSession, caller: Principal, shown: Sequence[Project]
+) -> set[str]:
+    """The ids of the projects in `shown` the caller may run jobs in (may_run's rule), in at
+    most one query for a whole page of projects."""
+    if caller.admin:
+        return {project.id for project in shown}
+    found = {project.id for project in shown if project.owner_id == caller.id}
+    others = [project.id for project in shown if project.id not in found]
+    if others:
+        rows = await session.scalars(
+            select(ProjectMember.project_id).where(
+                ProjectMember.user_id == caller.id, ProjectMember.project_id.in_(others)
+            )
+        )
+        found.update(rows.all())
+    return found
 
 
 async def ensure_runnable(session: AsyncSession, caller: Principal, project: Project) -> Project:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -15,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from blockpost.crypto import Sealer
 from blockpost.db.models import Project, Secret
 from blockpost.errors import Conflict, InvalidInput, NotFound
-from blockpost.services import audit
+from blockpost.services import audit, projects
 from blockpost.services.principal import Principal
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
@@ -153,6 +155,52 @@ async def list_secrets(session: AsyncSession, project: Project | None) -> Sequen
         select(Secret).where(Secret.scope == _scope_key(project)).order_by(Secret.name)
     )
     return rows.all()
+
+
+@dataclass(frozen=True, slots=True)
+class SecretNames:
+    """What a page may show of a secret: its env var names and file paths, no values."""
+
+    name: str
+    description: str
+    updated_at: datetime
+    env_vars: list[str]
+    files: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SecretsPage:
+    organization: list[SecretNames]
+    # the projects the caller may run in (their secrets are their runners'), with theirs
+    scoped: list[tuple[Project, list[SecretNames]]]
+
+
+async def secrets_page(
+    session: AsyncSession, sealer: Sealer, caller: Principal, shown: Sequence[Project]
+) -> SecretsPage:
+    """The global secrets and those of the projects in `shown` the caller may run in, by
+    name, in one query. The names live only inside the sealed contents, so each secret is
+    opened here and its values dropped before anything leaves this function."""
+    runnable = await projects.runnable_ids(session, caller, shown)
+    rows = await session.scalars(
+        select(Secret).where(Secret.scope.in_([GLOBAL, *runnable])).order_by(Secret.name)
+    )
+    by_scope: dict[str, list[SecretNames]] = defaultdict(list)
+    for row in rows:
+        data = SecretData.unseal(sealer, row.sealed)
+        by_scope[row.scope].append(
+            SecretNames(
+                name=row.name,
+                description=row.description,
+                updated_at=row.updated_at,
+                env_vars=[name for name, _ in data.env_vars],
+                files=[path for path, _ in data.files],
+            )
+        )
+    return SecretsPage(
+        by_scope[GLOBAL],
+        [(project, by_scope[project.id]) for project in shown if project.id in runnable],
+    )
 
 
 async def get_secret(session: AsyncSession, project: Project | None, id_or_name: str) -> Secret:

@@ -2,51 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from blockpost.api.deps import CallerDep, SealerDep, SessionDep
-from blockpost.crypto import Sealer
-from blockpost.db.models import Project, Secret
 from blockpost.services import projects, secrets
 from blockpost.services.principal import require_admin
-from blockpost.services.secrets import SecretData
 from blockpost.web.forms import posted
 from blockpost.web.render import page
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 PAGE_SIZE = 100
-
-
-@dataclass(frozen=True)
-class SecretShown:
-    """What a page may show of a secret: the values are dropped here, before any template."""
-
-    name: str
-    description: str
-    updated_at: datetime
-    env_vars: list[str]
-    files: list[str]
-
-
-def _shown(sealer: Sealer, rows: Sequence[Secret]) -> list[SecretShown]:
-    shown = []
-    for row in rows:
-        data = SecretData.unseal(sealer, row.sealed)
-        shown.append(
-            SecretShown(
-                name=row.name,
-                description=row.description,
-                updated_at=row.updated_at,
-                env_vars=[name for name, _ in data.env_vars],
-                files=[path for path, _ in data.files],
-            )
-        )
-    return shown
 
 
 @router.get("/secrets")
@@ -60,15 +26,10 @@ async def secret_list(
     page_number = max(page_number, 1)
     offset = (page_number - 1) * PAGE_SIZE
     visible, total = await projects.list_projects(session, caller, offset, PAGE_SIZE)
-    # A project's secrets are its runners' (as the API's project secrets routes decide).
-    scoped: list[tuple[Project, list[SecretShown]]] = []
-    for project in visible:
-        if await projects.may_run(session, caller, project):
-            rows = await secrets.list_secrets(session, project)
-            scoped.append((project, _shown(sealer, rows)))
+    shown = await secrets.secrets_page(session, sealer, caller, visible)
     context = {
-        "organization": _shown(sealer, await secrets.list_secrets(session, None)),
-        "scoped": scoped,
+        "organization": shown.organization,
+        "scoped": shown.scoped,
         "page_number": page_number,
         "more": offset + len(visible) < total,
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -10,10 +10,10 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.api.deps import CallerDep, EngineDep, SessionDep
-from blockpost.db.models import DeploymentTarget, Pipeline, Workflow
+from blockpost.db.models import Pipeline
 from blockpost.engine import promotions
 from blockpost.errors import InvalidInput, NotFound
-from blockpost.services import deployment_targets, projects, workflow_pages, workflows
+from blockpost.services import projects, workflow_pages
 from blockpost.services.principal import Principal
 from blockpost.web.forms import posted
 from blockpost.web.render import page
@@ -22,8 +22,6 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 PARAMETER = "param."
 # How often the pipeline list refreshes while a pipeline runs (milliseconds)
 LIVE_EVERY = 1500
-ROLES = {"admin": "administrators", "member": "project members", "contributor": "project members"}
-REF_KINDS = {"BRANCH": ("any branch", "branch", "branches"), "TAG": ("any tag", "tag", "tags")}
 
 
 @dataclass
@@ -37,42 +35,6 @@ class Attempt:
     error: str
 
 
-@dataclass
-class Rules:
-    """A deployment target's rules in words."""
-
-    target: DeploymentTarget
-    who: list[str] = field(default_factory=list)
-    refs: list[str] = field(default_factory=list)
-
-
-def _rules(target: DeploymentTarget, names: dict[str, str]) -> Rules:
-    rules = Rules(target)
-    for rule in target.subject_rules:
-        kind = rule["type"]
-        if kind == "ANY":
-            rules.who.append("anyone who may run jobs in the project")
-        elif kind == "AUTO":
-            rules.who.append("auto-promotions")
-        elif kind == "ROLE":
-            role = str(rule.get("subject_id", "")).lower()
-            rules.who.append(ROLES.get(role, f"role {role}"))
-        else:
-            subject = rule.get("subject_id", "")
-            rules.who.append(f"user {names.get(subject) or rule.get('git_login') or subject}")
-    for rule in target.object_rules:
-        kind, mode, pattern = rule["type"], rule.get("match_mode", "ALL"), rule.get("pattern", "")
-        if kind == "PR":
-            rules.refs.append("pull requests")
-        elif mode == "ALL":
-            rules.refs.append(REF_KINDS[kind][0])
-        elif mode == "EXACT":
-            rules.refs.append(f"{REF_KINDS[kind][1]} {pattern}")
-        else:
-            rules.refs.append(f"{REF_KINDS[kind][2]} matching /{pattern}/")
-    return rules
-
-
 def _offered(attempt: Attempt | None, pipelines: list[Pipeline]) -> bool:
     """Whether the page has the form the attempt came from (to show its error beside it)."""
     return attempt is not None and any(
@@ -82,23 +44,12 @@ def _offered(attempt: Attempt | None, pipelines: list[Pipeline]) -> bool:
     )
 
 
-def _running(pipelines: list[Pipeline]) -> bool:
-    return any(pipeline.state != "done" for pipeline in pipelines)
-
-
-async def _pipelines(
-    session: AsyncSession, caller: Principal, wf_id: str
-) -> tuple[Workflow, list[Pipeline]]:
-    workflow = await workflows.visible_workflow(session, caller, wf_id)
-    return workflow, await workflow_pages.workflow_pipelines(session, workflow)
-
-
-def _list_context(workflow: Workflow, pipelines: list[Pipeline]) -> dict[str, Any]:
+def _list_context(listed: workflow_pages.WorkflowPipelines) -> dict[str, Any]:
     return {
-        "workflow": workflow,
-        "pipelines": pipelines,
-        "numbers": {pipeline.id: index + 1 for index, pipeline in enumerate(pipelines)},
-        "live": _running(pipelines),
+        "listed": listed,
+        "workflow": listed.workflow,
+        "pipelines": listed.pipelines,
+        "numbers": {pipeline.id: index + 1 for index, pipeline in enumerate(listed.pipelines)},
         "live_every": LIVE_EVERY,
     }
 
@@ -106,25 +57,15 @@ def _list_context(workflow: Workflow, pipelines: list[Pipeline]) -> dict[str, An
 async def _page_context(
     session: AsyncSession, caller: Principal, wf_id: str, attempt: Attempt | None = None
 ) -> dict[str, Any]:
-    workflow, pipelines = await _pipelines(session, caller, wf_id)
-    project = await projects.get_project(session, caller, workflow.project_id)
-    history = await workflow_pages.promotions_of(session, pipelines)
-    targets = await deployment_targets.list_targets(session, caller, project.id)
-    uuids = [p.triggered_by for items in history.values() for p in items]
-    uuids += [rule.get("subject_id", "") for t in targets for rule in t.subject_rules]
-    names = await workflow_pages.user_names(session, uuids)
+    shown = await workflow_pages.workflow_page(session, caller, wf_id)
     return {
-        **_list_context(workflow, pipelines),
-        "project": project,
-        "history": history,
-        "names": names,
-        "rules": {target.name: _rules(target, names) for target in targets},
-        "may_run": await projects.may_run(session, caller, project),
-        # a pipeline's promotions are known once the engine has read its file; until then
-        # the promotions refresh (not later: that would reset a form being filled in)
-        "initializing": any(pipeline.state == "initializing" for pipeline in pipelines),
+        **_list_context(shown),
+        "shown": shown,
+        "project": shown.project,
         "attempt": attempt,
-        "stray_error": "" if attempt is None or _offered(attempt, pipelines) else attempt.error,
+        "stray_error": ""
+        if attempt is None or _offered(attempt, shown.pipelines)
+        else attempt.error,
     }
 
 
@@ -152,8 +93,8 @@ async def pipeline_list(
     request: Request, wf_id: str, session: SessionDep, caller: CallerDep
 ) -> Response:
     """The live part of the page (app.js replaces the list with it)."""
-    workflow, pipelines = await _pipelines(session, caller, wf_id)
-    return page(request, "parts/workflow_pipelines.html", _list_context(workflow, pipelines))
+    listed = await workflow_pages.workflow_pipelines(session, caller, wf_id)
+    return page(request, "parts/workflow_pipelines.html", _list_context(listed))
 
 
 @router.get("/workflows/{wf_id}/promotions")
