@@ -300,7 +300,7 @@ async def claim_for(
 async def wake_engine(session: AsyncSession, wakeups: Wakeups, pipeline_id: str) -> None:
     """Once committed, the engine looks at the pipeline again, here and on other replicas."""
     await notify(session, wakeups, ENGINE_CHANNEL, pipeline_id)
-    after_commit(session, wakeups.engine_poked)
+    after_commit(session, lambda: wakeups.engine_poked(pipeline_id))
 
 
 async def finish(

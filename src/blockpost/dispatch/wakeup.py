@@ -157,6 +157,8 @@ class Wakeups:
         self._agents: dict[int, Signal] = {}
         self._logs: dict[str, Signal] = {}
         self.engine = Signal()
+        # The pipelines poked since the engine last took them; None: any may have changed.
+        self._engine_poked: set[str] | None = None
         self.schedules = Signal()  # a schedule was saved: the scheduler looks again
         # set when the server begins to shut down: held requests answer at once
         self.closing = asyncio.Event()
@@ -185,8 +187,18 @@ class Wakeups:
     def agent_poked(self, agent_id: int) -> None:
         self.for_agent(agent_id).fire()
 
-    def engine_poked(self) -> None:
+    def engine_poked(self, pipeline_id: str | None = None) -> None:
+        """The pipeline changed (None: any may have)."""
+        if pipeline_id is None:
+            self._engine_poked = None
+        elif self._engine_poked is not None:
+            self._engine_poked.add(pipeline_id)
         self.engine.fire()
+
+    def engine_changes(self) -> set[str] | None:
+        """The pipelines poked since the last call (None: any may have changed)."""
+        poked, self._engine_poked = self._engine_poked, set()
+        return poked
 
     def forget_agent(self, agent_id: int) -> None:
         """The agent is gone: a sync of its still held (its client dropped it) ends now."""
@@ -210,7 +222,7 @@ class Wakeups:
         elif channel == AGENTS_CHANNEL and payload.isdigit():
             self.agent_poked(int(payload))
         elif channel == ENGINE_CHANNEL:
-            self.engine_poked()
+            self.engine_poked(payload or None)
 
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from sqlalchemy import select
 
@@ -27,6 +28,8 @@ class Engine(LoopService):
         self.ctx = ctx
         self.interval = tick
         self.leader = LeaderLock(ctx.db, LEADER_KEY)
+        self._moved = True  # the first pass looks at every pipeline
+        self._looked_at_all = 0.0  # time.monotonic() of the last pass over every pipeline
 
     async def stop(self) -> None:
         await super().stop()
@@ -36,20 +39,29 @@ class Engine(LoopService):
         return [self.ctx.wakeups.engine.ticket()]
 
     async def one_pass(self) -> float | None:
-        # One change may unblock another pipeline: after a pass that moved one, look again.
-        return 0 if await self.run_once() else None
+        # A wake-up names the pipelines that changed (a finished job, a new run): only they
+        # are looked at, so a finished job costs one pipeline's pass however many run. Every
+        # pipeline is looked at on the tick (time limits, a notification lost) and after a
+        # pass that moved one (it may have unblocked another: its queue, a promotion).
+        poked = self.ctx.wakeups.engine_changes()
+        now = time.monotonic()
+        everything = self._moved or not poked or now - self._looked_at_all >= self.interval
+        if everything:
+            self._looked_at_all = now
+        self._moved = await self.run_once(None if everything else poked)
+        return 0 if self._moved else None
 
-    async def run_once(self) -> bool:
-        """Advances every unfinished pipeline, oldest first; True when anything changed."""
+    async def run_once(self, only: set[str] | None = None) -> bool:
+        """Advances every unfinished pipeline (or those of `only`), oldest first; True when
+        anything changed."""
         if not await self.leader.held():
             return False
+        unfinished = select(Pipeline.id, Pipeline.state).where(Pipeline.state != "done")
+        if only is not None:
+            unfinished = unfinished.where(Pipeline.id.in_(only))
         async with self.ctx.db.session() as session:
             rows = (
-                await session.execute(
-                    select(Pipeline.id, Pipeline.state)
-                    .where(Pipeline.state != "done")
-                    .order_by(Pipeline.created_at, Pipeline.id)
-                )
+                await session.execute(unfinished.order_by(Pipeline.created_at, Pipeline.id))
             ).all()
         changed = False
         for pipeline_id, state in rows:
