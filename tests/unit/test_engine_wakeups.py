@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blockpost.dispatch.wakeup import ENGINE_CHANNEL, Wakeups
+from blockpost.dispatch.wakeup import ENGINE_CHANNEL, ENGINE_POKES_KEPT, Wakeups
 
 
 def test_the_engine_hears_which_pipelines_were_poked_once() -> None:
@@ -32,3 +32,11 @@ def test_another_replicas_notification_names_its_pipeline_and_our_own_echo_is_ig
     here.on_notification(ENGINE_CHANNEL, there.stamped("p9"))
     here.on_notification(ENGINE_CHANNEL, here.stamped("p8"))
     assert here.engine_changes() == {"p9"}
+
+
+def test_pokes_nobody_takes_are_not_kept_without_bound() -> None:
+    wakeups = Wakeups()
+    wakeups.engine_changes()
+    for n in range(ENGINE_POKES_KEPT + 5):
+        wakeups.engine_poked(f"p{n}")
+    assert wakeups.engine_changes() is None

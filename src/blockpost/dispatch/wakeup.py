@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 JOBS_CHANNEL = "blockpost_jobs"
 AGENTS_CHANNEL = "blockpost_agents"
 ENGINE_CHANNEL = "blockpost_engine"
+ENGINE_POKES_KEPT = 1000
 
 
 class Signal:
@@ -189,7 +190,9 @@ class Wakeups:
 
     def engine_poked(self, pipeline_id: str | None = None) -> None:
         """The pipeline changed (None: any may have)."""
-        if pipeline_id is None:
+        # Past a bound it is "any": a process that runs no engine (an HTTP worker) keeps
+        # hearing pokes and never takes them.
+        if pipeline_id is None or len(self._engine_poked or ()) >= ENGINE_POKES_KEPT:
             self._engine_poked = None
         elif self._engine_poked is not None:
             self._engine_poked.add(pipeline_id)
