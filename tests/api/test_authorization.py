@@ -21,6 +21,7 @@ from blockpost.db.models import ApiToken
 from blockpost.dispatch.queue import JobSpec
 from blockpost.services import auth
 from blockpost.services.principal import Principal
+from blockpost.web.paths import is_page
 from tests.api.agent_helpers import agent_running, enqueue
 from tests.api.engine_rig import API, block, pipeline_yaml
 from tests.conftest import MakeClient, MakeUser
@@ -242,11 +243,12 @@ def _calls(method: str, url: str) -> list[dict[str, Any]]:
 
 
 def api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
+    """The API's routes; the web UI's pages (tests/web) answer with pages, not JSON."""
     for route in routes:
         included = getattr(route, "original_router", None)  # how FastAPI keeps include_router
         if included is not None:
             yield from api_routes(included.routes)
-        elif isinstance(route, APIRoute):
+        elif isinstance(route, APIRoute) and not is_page(route.path):
             yield route
 
 
