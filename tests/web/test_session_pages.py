@@ -111,11 +111,12 @@ async def test_an_ended_session_answers_scripts_401_and_forms_go_back_to_their_p
 
 async def test_a_page_number_past_any_list_is_a_clear_400_page(browser: Browser) -> None:
     client = await browser("olga")
-    for number in ("0", "99999999999999999999", "x"):
-        answer = await client.get(f"/ui/projects?page_number={number}")
-        assert answer.status_code == 400
-        assert "page_number" in answer.text
-        assert answer.headers["content-type"].startswith("text/html")
+    for page in ("/ui/projects", "/ui/projects/x", "/ui/secrets", "/ui/deployment_targets"):
+        for number in ("0", "99999999999999999999", "x"):
+            answer = await client.get(f"{page}?page_number={number}")
+            assert answer.status_code == 400, (page, number)
+            assert "page_number" in answer.text
+            assert answer.headers["content-type"].startswith("text/html")
 
 
 async def test_bad_bytes_in_a_page_url_get_an_error_page(browser: Browser) -> None:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from blockpost.api.deps import CallerDep, SessionDep
+from blockpost.api.pagination import Page, PageNumber
 from blockpost.services import deployment_targets as targets
 from blockpost.services import projects, target_pages
 from blockpost.web.forms import posted
@@ -18,15 +19,14 @@ PAGE_SIZE = 50
 
 @router.get("/deployment_targets")
 async def target_list(
-    request: Request, session: SessionDep, caller: CallerDep, page_number: int = 1
+    request: Request, session: SessionDep, caller: CallerDep, page_number: PageNumber = 1
 ) -> Response:
-    page_number = max(page_number, 1)
-    offset = (page_number - 1) * PAGE_SIZE
-    visible, total = await projects.list_projects(session, caller, offset, PAGE_SIZE)
+    paging = Page(page_number, PAGE_SIZE)
+    visible, total = await projects.list_projects(session, caller, paging.offset, PAGE_SIZE)
     context = {
         "per_project": await target_pages.targets_of(session, caller, visible),
         "page_number": page_number,
-        "more": offset + len(visible) < total,
+        "more": paging.has_more(total),
     }
     return page(request, "deployment_targets.html", context)
 

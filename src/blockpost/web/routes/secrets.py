@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from blockpost.api.deps import CallerDep, SealerDep, SessionDep
+from blockpost.api.pagination import Page, PageNumber
 from blockpost.services import projects, secrets
 from blockpost.services.principal import require_admin
 from blockpost.web.forms import posted
@@ -21,17 +22,16 @@ async def secret_list(
     session: SessionDep,
     sealer: SealerDep,
     caller: CallerDep,
-    page_number: int = 1,
+    page_number: PageNumber = 1,
 ) -> Response:
-    page_number = max(page_number, 1)
-    offset = (page_number - 1) * PAGE_SIZE
-    visible, total = await projects.list_projects(session, caller, offset, PAGE_SIZE)
+    paging = Page(page_number, PAGE_SIZE)
+    visible, total = await projects.list_projects(session, caller, paging.offset, PAGE_SIZE)
     shown = await secrets.secrets_page(session, sealer, caller, visible)
     context = {
         "organization": shown.organization,
         "scoped": shown.scoped,
         "page_number": page_number,
-        "more": offset + len(visible) < total,
+        "more": paging.has_more(total),
     }
     return page(request, "secrets.html", context)
 
