@@ -31,6 +31,7 @@ BENCHMARKS = (
     "artifacts",
     "cache",
     "hooks",
+    "ui_pages",
 )
 
 
