@@ -15,6 +15,7 @@ from blockpost.artifacts.store import ArtifactStore
 from blockpost.db.models import Pipeline
 from blockpost.dispatch import logs, queue
 from blockpost.engine import rebuild, runs
+from blockpost.engine.states import JobState
 from blockpost.errors import InvalidInput
 from blockpost.services import jobs, pipeline_view, projects
 from blockpost.services.principal import Principal
@@ -139,7 +140,7 @@ async def _job_context(
         "job": view.job,
         "live_every": LIVE_EVERY_MS,
         "artifacts": await _artifacts(request, "jobs", view.job.id)
-        if view.job.state == "finished"
+        if view.job.state == JobState.FINISHED
         else [],
     }
 
@@ -175,7 +176,7 @@ async def job_log(
         {
             "events": events,
             "next": following,
-            "finished": job.state == "finished" and following >= job.log_events,
+            "finished": job.state == JobState.FINISHED and following >= job.log_events,
         },
         headers={"Cache-Control": "no-store"},
     )
