@@ -38,6 +38,19 @@ def reachable_jobs_dir() -> Path:
     return path
 
 
+def let_jobs_reach(path: Path) -> None:
+    """Lets a job user pass through `path` and the directories above it (no listing): as root
+    without bubblewrap, jobs run as `nobody`, and pytest makes its temp dirs 0700, so a test's
+    repository there could not be cloned by the job's `checkout`."""
+    if os.geteuid() != 0:
+        return
+    top = Path(tempfile.gettempdir()).resolve()
+    for directory in (path.resolve(), *path.resolve().parents):
+        if directory == top or top not in directory.parents:
+            break
+        directory.chmod(directory.stat().st_mode | 0o011)
+
+
 @dataclass
 class ServerProcess:
     database_url: str

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwrig
 
 from tests.support.databases import fresh_database
 from tests.support.gitrepo import GitRepo
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, let_jobs_reach
 
 pytestmark = pytest.mark.e2e
 
@@ -88,6 +88,7 @@ class UiRig:
 @pytest.fixture(scope="module")
 def ui(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiRig]:
     tmp = tmp_path_factory.mktemp("ui")
+    let_jobs_reach(tmp)
     with fresh_database(database_url, tmp, "ui") as url:
         repo = GitRepo(tmp / "web-repo")
         repo.commit({"marker.txt": "x\n"}, "initial")
