@@ -193,45 +193,50 @@ async def _hold_idle(
     deadline: datetime,
 ) -> SyncAnswer | None:
     """An idle agent's sync without loading the agent: one UPDATE records it, a Core claim
-    follows unless the type's queue is known empty, and with no job it waits. None when
-    the sync needs a full look (it is recorded by then): the agent has something to hear,
-    or it was woken while waiting."""
+    follows unless the type's queue is known empty, and with no job it waits; woken by a
+    queued job, it does that again. None when the sync needs a full look (it is recorded
+    by then): the agent has something to hear."""
     # Tickets before looking, as in `sync`.
     tickets = [wakeups.for_agent(agent_id).ticket()]
     baton = wakeups.for_type(agent_type)
-    turn: Turn | None = None
-    looks_next = False
-    try:
-        async with db.session() as session:
-            idle = await registry.record_idle_sync(session, agent_id, token_hash, utcnow())
-            # In line only now that it is known which jobs the agent can run; nothing is
-            # missed: a job announced meanwhile changed the generation `queue_empty` checks.
-            turn = baton.join(idle.containers)
-            if idle.needs_look:
-                looks_next = True
+    while True:
+        turn: Turn | None = None
+        looks_next = False
+        try:
+            async with db.session() as session:
+                # Again after a wake-up: it also checks that the agent is still there.
+                idle = await registry.record_idle_sync(session, agent_id, token_hash, utcnow())
+                # In line only now that it is known which jobs the agent can run; nothing is
+                # missed: a job announced meanwhile changed the generation `queue_empty` checks.
+                turn = baton.join(idle.containers)
+                if idle.needs_look:
+                    looks_next = True
+                    return None
+                claimed = None
+                if not baton.queue_empty(idle.containers):
+                    seen = baton.seen()
+                    claimed = await queue.claim_for(
+                        session,
+                        agent_id,
+                        agent_type,
+                        containers=idle.containers,
+                        name=idle.name,
+                        ip_address=idle.ip_address,
+                    )
+                    if claimed is None:
+                        baton.found_empty(seen, idle.containers)
+            if claimed is not None:
+                return SyncAnswer("run-job", job_id=claimed.job_id, pickup_seconds=claimed.waited)
+            held = await _wait(wakeups, [*tickets, turn], deadline, RECONNECT_MS)
+            if held is not None:
+                return held
+            looks_next = True  # woken: it looks again, here or (told something) in full
+            if tickets[0].is_set():
                 return None
-            claimed = None
-            if not baton.queue_empty(idle.containers):
-                seen = baton.seen()
-                claimed = await queue.claim_for(
-                    session,
-                    agent_id,
-                    agent_type,
-                    containers=idle.containers,
-                    name=idle.name,
-                    ip_address=idle.ip_address,
-                )
-                if claimed is None:
-                    baton.found_empty(seen, idle.containers)
-        if claimed is not None:
-            return SyncAnswer("run-job", job_id=claimed.job_id, pickup_seconds=claimed.waited)
-        held = await _wait(wakeups, [*tickets, turn], deadline, RECONNECT_MS)
-        looks_next = held is None
-        return held
-    finally:
-        # A wake-up this sync got is used by the full look that follows, or passed on.
-        if turn is not None:
-            baton.leave(turn, looked=looks_next)
+        finally:
+            # A wake-up this sync got is used by the look that follows, or passed on.
+            if turn is not None:
+                baton.leave(turn, looked=looks_next)
 
 
 async def sync(
