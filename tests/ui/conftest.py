@@ -47,7 +47,9 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's driver is up it keeps an event loop running
+# in the test's thread, and later tests of the same worker could not asyncio.run anything.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     if chromium_path() is None:
         reason = "no chromium on this machine (apt-get install chromium)"
@@ -58,7 +60,7 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
     yield browser
