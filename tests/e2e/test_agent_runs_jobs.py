@@ -220,8 +220,14 @@ def test_log_output_arrives_complete_and_in_order(rig: Rig) -> None:
 
 
 def test_a_killed_agent_fails_its_job_within_the_lease(rig: Rig) -> None:
-    job_id = rig.submit(["sleep 600"])
+    job_id = rig.submit(["echo started", "sleep 600"])
     rig.wait(job_id, "RUNNING")
+    # Killed only once it has surely run: a job whose agent dies before fetching it goes
+    # back to the queue instead (it cannot have run), which is not what this test is about.
+    deadline = time.monotonic() + FINISH_TIMEOUT
+    while "started" not in rig.log(job_id):
+        assert time.monotonic() < deadline, "the job never logged its first line"
+        time.sleep(0.1)
     agent = rig.agents[0]
     agent.send_signal(signal.SIGKILL)
     agent.wait()
