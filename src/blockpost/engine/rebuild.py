@@ -9,6 +9,7 @@ from blockpost.db.models import Block, DeploymentTarget, Pipeline, Workflow
 from blockpost.dispatch.queue import wake_engine
 from blockpost.engine import targets
 from blockpost.engine.context import EngineContext
+from blockpost.engine.runs import check_request_token
 from blockpost.errors import InvalidInput, PermissionDenied
 from blockpost.services.principal import Principal
 from blockpost.timefmt import utcnow
@@ -24,6 +25,7 @@ async def partial_rebuild(
     """Starts the rebuild of a done pipeline that did not pass; the same request token
     gives the same new pipeline back. The engine initialises it from the same file and
     commit, and `keep_passed` then carries the original's passed blocks over."""
+    check_request_token(request_token)
     done = await session.scalar(
         select(Pipeline).where(
             Pipeline.partial_rerun_of == original.id, Pipeline.request_token == request_token

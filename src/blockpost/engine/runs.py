@@ -154,16 +154,21 @@ async def reschedule(
     )
 
 
+def check_request_token(request_token: str) -> None:
+    """The idempotency key of a rerun: present, and short enough for its column."""
+    if not request_token or len(request_token) > MAX_REQUEST_TOKEN:
+        raise InvalidInput(
+            "request_token", f"must be given, at most {MAX_REQUEST_TOKEN} characters"
+        )
+
+
 async def reschedule_workflow(
     session: AsyncSession, ctx: EngineContext, caller: Principal, wf_id: str, request_token: str
 ) -> tuple[Workflow, Pipeline]:
     """reschedule for the API and the web UI: the workflow, if the caller may run in its
     project (checked before the token, so that others learn nothing from a bad request)."""
     original = await projects.runnable_child(session, caller, Workflow, wf_id, "workflow")
-    if not request_token or len(request_token) > MAX_REQUEST_TOKEN:
-        raise InvalidInput(
-            "request_token", f"must be given, at most {MAX_REQUEST_TOKEN} characters"
-        )
+    check_request_token(request_token)
     project = await projects.get_project(session, caller, original.project_id)
     return await reschedule(session, ctx, caller, project, original, request_token)
 

@@ -79,7 +79,6 @@ async def create_agent_type(request: Request, session: SessionDep, admin: AdminD
 async def reset_token(
     name: str, request: Request, session: SessionDep, _admin: AdminDep
 ) -> Response:
-    await posted(request)
     return _token_page(request, await agent_types.reset_token(session, name), reset=True)
 
 
@@ -94,9 +93,6 @@ async def disable_agents(
 
 
 @router.post("/agent_types/{name}/delete")
-async def delete_agent_type(
-    name: str, request: Request, session: SessionDep, _admin: AdminDep
-) -> Response:
-    await posted(request)
+async def delete_agent_type(name: str, session: SessionDep, _admin: AdminDep) -> Response:
     await agent_types.delete(session, name)
     return RedirectResponse(PAGE, status_code=303)

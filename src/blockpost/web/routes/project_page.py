@@ -120,7 +120,6 @@ async def run(
 
 @router.post("/projects/{project_ref}/tasks/{task_id}/run")
 async def run_task(
-    request: Request,
     project_ref: str,
     task_id: str,
     session: SessionDep,
@@ -128,7 +127,6 @@ async def run_task(
     engine: EngineDep,
 ) -> Response:
     """ "Run now", as `POST /api/v1alpha/schedules/{id}/run_now` without a body."""
-    await posted(request)
     project = await projects.get_project(session, caller, project_ref)
     task = await schedules.manageable_schedule(session, caller, task_id)
     if task.project_id != project.id:

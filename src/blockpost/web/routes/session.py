@@ -64,7 +64,6 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
 
 @router.post("/ui/logout")
 async def logout(request: Request, session: SessionDep, _caller: CallerDep) -> Response:
-    await posted(request)
     secret = request.cookies.get(cookies.SESSION_COOKIE)
     if secret:
         await auth.end_web_session(session, secret)
