@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost.db.models import Pipeline, Project, Workflow
+from blockpost.services.workflow_pages import Row
 
 # Projects carry no default branch; these names are what teams use for one.
 DEFAULT_BRANCHES = ("main", "master")
-
-
-@dataclass(frozen=True, slots=True)
-class Latest:
-    workflow: Workflow
-    pipeline: Pipeline
 
 
 def _newest_branch_run(*where: Any) -> ScalarSelect[str]:
@@ -36,7 +30,7 @@ def _newest_branch_run(*where: Any) -> ScalarSelect[str]:
 
 async def latest_on_default_branch(
     session: AsyncSession, projects: Sequence[Project]
-) -> dict[str, Latest]:
+) -> dict[str, Row]:
     """Project id -> its newest workflow on main or master (else on any branch) and that
     workflow's initial pipeline; projects that never ran are left out. One statement for
     the whole page."""
@@ -52,4 +46,4 @@ async def latest_on_default_branch(
         .join(Pipeline, Pipeline.id == Workflow.initial_ppl_id)
         .where(Workflow.id.in_(chosen))
     )
-    return {workflow.project_id: Latest(workflow, pipeline) for workflow, pipeline in rows}
+    return {workflow.project_id: Row(workflow, pipeline) for workflow, pipeline in rows}

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from blockpost.db.models import Block, Job, Pipeline, Project, Workflow
 from blockpost.dispatch import queue
@@ -36,10 +37,6 @@ class PipelineView:
     @property
     def passed(self) -> bool:
         return self.done and self.pipeline.result == Result.PASSED
-
-    @property
-    def job_count(self) -> int:
-        return sum(len(members) for _, members in self.blocks) + len(self.after_jobs)
 
 
 async def pipeline_waiting(session: AsyncSession, pipeline: Pipeline) -> tuple[str, str | None]:
@@ -101,6 +98,7 @@ async def view_pipeline(session: AsyncSession, caller: Principal, ppl_id: str) -
         (
             await session.scalars(
                 select(Job)
+                .options(defer(Job.spec, raiseload=True))
                 .where(Job.pipeline_id == pipeline.id, Job.block_id.is_(None))
                 .order_by(Job.index)
             )
