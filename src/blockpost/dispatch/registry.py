@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import Update, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blockpost import events_log
@@ -73,6 +73,30 @@ async def agent_for_token(session: AsyncSession, token: str) -> Agent | None:
     )
 
 
+def _sync_update(
+    agent_id: int, token_hash: str, now: datetime, state: str, **values: Any
+) -> Update:
+    """The UPDATE recording a sync in `state` by this agent (its token, still registered),
+    with `values` besides; it matches no row once the agent is gone."""
+    agents = Agent.__table__
+    return (
+        update(agents)
+        .where(
+            agents.c.id == agent_id,
+            agents.c.token_hash == token_hash,
+            agents.c.state == "registered",
+        )
+        .values(
+            last_sync_at=now,
+            last_sync_state=state,
+            last_state_change_at=case(
+                (agents.c.last_sync_state != state, now), else_=agents.c.last_state_change_at
+            ),
+            **values,
+        )
+    )
+
+
 @dataclass(frozen=True)
 class IdleSync:
     needs_look: bool  # the agent has more to hear than "no job yet"
@@ -89,23 +113,9 @@ async def record_idle_sync(
     an idle timeout). Core, not the ORM: an idle fleet's syncs are most of a server's
     requests."""
     agents = Agent.__table__
-    state = "waiting-for-jobs"
     flags = (
         await session.execute(
-            update(agents)
-            .where(
-                agents.c.id == agent_id,
-                agents.c.token_hash == token_hash,
-                agents.c.state == "registered",
-            )
-            .values(
-                last_sync_at=now,
-                last_sync_state=state,
-                last_state_change_at=case(
-                    (agents.c.last_sync_state != state, now), else_=agents.c.last_state_change_at
-                ),
-            )
-            .returning(
+            _sync_update(agent_id, token_hash, now, "waiting-for-jobs").returning(
                 agents.c.disabled_at,
                 agents.c.interrupted_at,
                 agents.c.job_id,
@@ -143,13 +153,7 @@ async def record_finished_sync(
     busiest). The agent lets go of its job if it is the one reported, or of any job if the
     reported one exists (it may have lost track of what it held)."""
     agents = Agent.__table__
-    state = "finished-job"
     values: dict[str, Any] = {
-        "last_sync_at": now,
-        "last_sync_state": state,
-        "last_state_change_at": case(
-            (agents.c.last_sync_state != state, now), else_=agents.c.last_state_change_at
-        ),
         "job_id": None
         if job_exists
         else case((agents.c.job_id == job_id, None), else_=agents.c.job_id),
@@ -158,14 +162,9 @@ async def record_finished_sync(
         values["interrupted_at"] = func.coalesce(agents.c.interrupted_at, interrupted_at)
     row = (
         await session.execute(
-            update(agents)
-            .where(
-                agents.c.id == agent_id,
-                agents.c.token_hash == token_hash,
-                agents.c.state == "registered",
+            _sync_update(agent_id, token_hash, now, "finished-job", **values).returning(
+                agents.c.disabled_at, agents.c.interrupted_at, agents.c.single_job
             )
-            .values(values)
-            .returning(agents.c.disabled_at, agents.c.interrupted_at, agents.c.single_job)
         )
     ).first()
     if row is None:
